@@ -1,0 +1,106 @@
+"""Show a forecast to a person: fetch it from the API, print a table, plot it."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pandas as pd
+from rich.table import Table
+
+from hourcast.series import get_series
+from hourcast.settings import Settings
+from hourcast.storage.db import create_db_engine
+from hourcast.storage.observations import load_observations
+
+__all__ = ["fetch_forecast", "forecast_table", "plot_forecast"]
+
+
+def fetch_forecast(
+    api_url: str, *, series_id: str, horizon: int, wait: float = 0.0
+) -> dict[str, Any]:
+    """POST /v1/forecast, retrying while the model loads (503) for up to ``wait`` seconds.
+
+    Raises:
+        RuntimeError: The API answered with an error, or no model loaded in time.
+    """
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            response = httpx.post(
+                f"{api_url}/v1/forecast",
+                json={"series_id": series_id, "horizon": horizon},
+                timeout=60,
+            )
+        except httpx.HTTPError as exc:
+            if time.monotonic() >= deadline:
+                raise RuntimeError(f"cannot reach the API at {api_url}: {exc}") from exc
+        else:
+            if response.status_code == 200:
+                return dict(response.json())
+            if response.status_code != 503 or time.monotonic() >= deadline:
+                raise RuntimeError(f"API answered {response.status_code}: {response.text}")
+        time.sleep(2)
+
+
+def forecast_table(response: dict[str, Any]) -> Table:
+    """A rich table of the forecast, in UTC and in the series' local time."""
+    spec = get_series(response["series_id"])
+    model = response["model"]
+    table = Table(
+        title=f"{response['series_id']}: {model['name']} v{model['version']}",
+        caption=f"{spec.parameter} ({spec.units})",
+    )
+    table.add_column("hour (UTC)")
+    table.add_column(f"local ({spec.timezone})")
+    table.add_column("forecast", justify="right")
+    for point in response["forecast"]:
+        ts = pd.Timestamp(point["ts"])
+        local = ts.tz_convert(spec.timezone)
+        table.add_row(
+            ts.strftime("%Y-%m-%d %H:%M"), local.strftime("%a %H:%M"), f"{point['value']:,.0f}"
+        )
+    return table
+
+
+def plot_forecast(response: dict[str, Any], *, settings: Settings, path: Path) -> Path:
+    """PNG of the last week of stored observations followed by the forecast."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    spec = get_series(response["series_id"])
+    forecast = pd.DataFrame(response["forecast"])
+    forecast["ts"] = pd.to_datetime(forecast["ts"], utc=True)
+    start = forecast["ts"].min() - pd.Timedelta(days=7)
+    engine = create_db_engine(settings.resolved_database_url)
+    try:
+        history = load_observations(engine, series_id=spec.series_id, start=start)
+    finally:
+        engine.dispose()
+    figure, axis = plt.subplots(figsize=(12, 4.5), dpi=110)
+    axis.plot(
+        history["ts"].dt.tz_convert(spec.timezone), history["value"], label="observed", lw=1.2
+    )
+    axis.plot(
+        forecast["ts"].dt.tz_convert(spec.timezone),
+        forecast["value"],
+        label=f"forecast ({response['model']['name']} v{response['model']['version']})",
+        lw=2,
+        color="tab:orange",
+    )
+    axis.axvline(forecast["ts"].min().tz_convert(spec.timezone), color="grey", ls="--", lw=0.8)
+    axis.set_title(f"{spec.series_id}: last week and the next {len(forecast)} hours")
+    axis.set_ylabel(f"{spec.parameter} ({spec.units})")
+    axis.set_xlabel(f"local time ({spec.timezone})")
+    axis.legend(loc="upper left")
+    axis.grid(alpha=0.3)
+    figure.autofmt_xdate()
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    plt.close(figure)
+    return path

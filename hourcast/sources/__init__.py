@@ -1,0 +1,1 @@
+"""Sources of hourly records: traffic CSVs and the OpenAQ v3 API."""

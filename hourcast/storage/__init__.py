@@ -1,0 +1,1 @@
+"""Observation storage: schema, migrations and keyword-only data-access functions."""

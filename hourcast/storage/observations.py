@@ -1,0 +1,211 @@
+"""Keyword-only data access for series and hourly observations.
+
+Writes are upserts keyed by (series_id, hour): re-running an ingestion never duplicates a
+row, and a row is only rewritten when its value or covariates changed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from hourcast.series import SeriesSpec
+from hourcast.storage.schema import observations, series
+
+__all__ = [
+    "UpsertResult",
+    "latest_observations",
+    "load_observations",
+    "register_series",
+    "upsert_observations",
+]
+
+_BATCH_ROWS = 1000
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    """What an upsert did: new hours, changed hours, and hours already stored as given."""
+
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def __add__(self, other: UpsertResult) -> UpsertResult:
+        return UpsertResult(
+            self.inserted + other.inserted,
+            self.updated + other.updated,
+            self.unchanged + other.unchanged,
+        )
+
+
+def _dialect_insert(connection: Connection) -> Any:
+    if connection.dialect.name == "postgresql":
+        return postgresql.insert
+    if connection.dialect.name == "sqlite":
+        return sqlite.insert
+    raise NotImplementedError(f"upserts are not implemented for {connection.dialect.name}")
+
+
+def register_series(
+    connection: Connection,
+    *,
+    spec: SeriesSpec,
+    sensor: str | None = None,
+    latitude: float | None = None,
+    longitude: float | None = None,
+) -> None:
+    """Create the series row, or refresh its descriptive columns."""
+    values = {
+        "series_id": spec.series_id,
+        "source": spec.source,
+        "location": spec.location,
+        "sensor": sensor,
+        "parameter": spec.parameter,
+        "units": spec.units,
+        "latitude": latitude,
+        "longitude": longitude,
+        "timezone": spec.timezone,
+    }
+    statement = _dialect_insert(connection)(series).values(**values)
+    updatable = {k: statement.excluded[k] for k in values if k != "series_id"}
+    connection.execute(
+        statement.on_conflict_do_update(index_elements=["series_id"], set_=updatable)
+    )
+
+
+def _to_utc_datetime(ts: Any) -> datetime:
+    stamp = pd.Timestamp(ts)
+    if stamp.tzinfo is None:
+        raise ValueError(f"timestamp {stamp} has no time zone; observations are stored in UTC")
+    return stamp.tz_convert("UTC").to_pydatetime()
+
+
+def _clean_value(value: Any) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return None if math.isnan(number) else number
+
+
+def upsert_observations(
+    connection: Connection, *, series_id: str, frame: pd.DataFrame
+) -> UpsertResult:
+    """Insert or update hourly observations of one series inside the caller's transaction.
+
+    Args:
+        connection (Connection): An open connection; the caller owns the transaction.
+        series_id (str): A registered series.
+        frame (pd.DataFrame): Columns ``ts`` (UTC-aware hour starts, unique), ``value`` (float,
+            NaN allowed) and optionally ``covariates`` (dict or None per row).
+
+    Returns:
+        UpsertResult: Counts of inserted, updated and unchanged hours.
+
+    Raises:
+        ValueError: Timestamps are naive, not on the hour, or repeated.
+    """
+    if frame.empty:
+        return UpsertResult()
+    stamps = [_to_utc_datetime(ts) for ts in frame["ts"]]
+    if any(s.minute or s.second or s.microsecond for s in stamps):
+        raise ValueError("observation timestamps must be hour starts")
+    if len(set(stamps)) != len(stamps):
+        raise ValueError("observation timestamps repeat within one upsert")
+    covariates = frame["covariates"].tolist() if "covariates" in frame else [None] * len(frame)
+    rows = [
+        {"series_id": series_id, "ts": ts, "value": _clean_value(v), "covariates": c}
+        for ts, v, c in zip(stamps, frame["value"].tolist(), covariates, strict=True)
+    ]
+    result = UpsertResult()
+    for start in range(0, len(rows), _BATCH_ROWS):
+        result = result + _upsert_batch(connection, series_id, rows[start : start + _BATCH_ROWS])
+    return result
+
+
+def _upsert_batch(
+    connection: Connection, series_id: str, rows: list[dict[str, Any]]
+) -> UpsertResult:
+    stamps = [row["ts"] for row in rows]
+    existing_query = select(func.count()).where(
+        observations.c.series_id == series_id,
+        observations.c.ts.in_(stamps),
+    )
+    existing = int(connection.execute(existing_query).scalar_one())
+    statement = _dialect_insert(connection)(observations).values(rows)
+    excluded = statement.excluded
+    changed = observations.c.value.is_distinct_from(excluded.value) | (
+        observations.c.covariates.is_distinct_from(excluded.covariates)
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=["series_id", "ts"],
+        set_={
+            "value": excluded.value,
+            "covariates": excluded.covariates,
+            "updated_at": func.now(),
+        },
+        where=changed,
+    )
+    touched = connection.execute(statement).rowcount
+    inserted = len(rows) - existing
+    updated = max(touched - inserted, 0)
+    return UpsertResult(inserted=inserted, updated=updated, unchanged=existing - updated)
+
+
+def _frame_from_rows(rows: list[Any], with_covariates: bool) -> pd.DataFrame:
+    columns = ["ts", "value", "covariates"] if with_covariates else ["ts", "value"]
+    frame = pd.DataFrame(rows, columns=columns)
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+    frame["value"] = frame["value"].astype(float)
+    return frame.sort_values("ts", ignore_index=True)
+
+
+def load_observations(
+    engine: Engine | Connection,
+    *,
+    series_id: str,
+    start: datetime | pd.Timestamp | None = None,
+    end: datetime | pd.Timestamp | None = None,
+    with_covariates: bool = False,
+) -> pd.DataFrame:
+    """Observations of one series with ``start <= ts <= end`` (both optional), oldest first.
+
+    Returns:
+        pd.DataFrame: ``ts`` (UTC-aware), ``value`` (float, NaN for null) and, if asked,
+        ``covariates``.
+    """
+    columns = [observations.c.ts, observations.c.value]
+    if with_covariates:
+        columns.append(observations.c.covariates)
+    query = select(*columns).where(observations.c.series_id == series_id)
+    if start is not None:
+        query = query.where(observations.c.ts >= _to_utc_datetime(start))
+    if end is not None:
+        query = query.where(observations.c.ts <= _to_utc_datetime(end))
+    if isinstance(engine, Engine):
+        with engine.connect() as connection:
+            rows = connection.execute(query.order_by(observations.c.ts)).all()
+    else:
+        rows = engine.execute(query.order_by(observations.c.ts)).all()
+    return _frame_from_rows([tuple(r) for r in rows], with_covariates)
+
+
+def latest_observations(engine: Engine, *, series_id: str, hours: int) -> pd.DataFrame:
+    """The observations of the last ``hours`` hours of the series (up to its newest hour)."""
+    with engine.connect() as connection:
+        newest = connection.execute(
+            select(func.max(observations.c.ts)).where(observations.c.series_id == series_id)
+        ).scalar_one_or_none()
+    if newest is None:
+        return _frame_from_rows([], with_covariates=False)
+    newest_ts = pd.Timestamp(newest)
+    newest_ts = newest_ts.tz_localize("UTC") if newest_ts.tzinfo is None else newest_ts
+    return load_observations(
+        engine, series_id=series_id, start=newest_ts - pd.Timedelta(hours=hours - 1)
+    )

@@ -1,0 +1,1 @@
+"""Hourcast inference API: serves forecasts of registered models over HTTP."""

@@ -1,0 +1,23 @@
+"""Register the trained model and point the serving alias at the new version."""
+
+from hourcast.settings import get_settings
+from hourcast.training import TrainedRun, register_trained
+
+if "data_exporter" not in globals():
+    from mage_ai.data_preparation.decorators import data_exporter
+if "test" not in globals():
+    from mage_ai.data_preparation.decorators import test
+
+
+@data_exporter
+def register_traffic_model(trained: dict, *args, **kwargs) -> dict:
+    registered = register_trained(
+        TrainedRun(**trained), settings=get_settings(), alias=kwargs.get("alias") or None
+    )
+    print(f"registered {registered.name} v{registered.version} as @{registered.alias}")
+    return registered.to_dict()
+
+
+@test
+def test_version_registered(registered: dict, *args) -> None:
+    assert int(registered["version"]) >= 1
