@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -92,12 +92,7 @@ def train_traffic_command(
     )
 
 
-@stack_app.command("up")
-def stack_up(
-    mage: Annotated[bool, typer.Option(help="Also start the Mage UI.")] = True,
-    moto: Annotated[bool, typer.Option(help="Also start a moto server (S3, Secrets).")] = False,
-) -> None:
-    """Start MLflow, the API and Mage in the background (PIDs and logs in the run folder)."""
+def _stack_services(*, mage: bool, moto: bool) -> list[Any]:
     from hourcast import devstack
 
     stack = devstack.StackSettings()
@@ -126,14 +121,48 @@ def stack_up(
         services.append(
             devstack.mage_service(port=stack.mage_port, mage_python=stack.mage_python, env=mage_env)
         )
+    return services
+
+
+def _start_services(services: list[Any]) -> None:
+    from hourcast import devstack
+
+    run_dir = devstack.StackSettings().run_dir
     for service in services:
         with console.status(f"starting {service.name}"):
             try:
-                pid = devstack.start(service, stack.run_dir)
+                pid = devstack.start(service, run_dir)
             except devstack.ServiceError as exc:
                 console.print(f"[red]{exc}[/red]")
                 raise typer.Exit(1) from exc
         console.print(f"{service.name}: up (pid {pid}) at {service.health_url}")
+
+
+@stack_app.command("up")
+def stack_up(
+    mage: Annotated[bool, typer.Option(help="Also start the Mage UI.")] = True,
+    moto: Annotated[bool, typer.Option(help="Also start a moto server (S3, Secrets).")] = False,
+) -> None:
+    """Start MLflow, the API and Mage in the background (PIDs and logs in the run folder).
+
+    Ports come from HOURCAST_MLFLOW_PORT (5000), HOURCAST_API_PORT (8000), HOURCAST_MAGE_PORT
+    (6789) and HOURCAST_MOTO_PORT (5055); logs and PID files go to HOURCAST_RUN_DIR.
+    """
+    _start_services(_stack_services(mage=mage, moto=moto))
+
+
+@stack_app.command("restart")
+def stack_restart(
+    name: Annotated[str, typer.Argument(help="Service: mlflow, api, mage or moto.")],
+) -> None:
+    """Restart one service (e.g. the API, to load a newly promoted model)."""
+    from hourcast import devstack
+
+    services = {s.name: s for s in _stack_services(mage=True, moto=True)}
+    if name not in services:
+        raise typer.BadParameter(f"choose one of {', '.join(services)}", param_hint="NAME")
+    devstack.stop(devstack.StackSettings().run_dir, name)
+    _start_services([services[name]])
 
 
 @stack_app.command("down")

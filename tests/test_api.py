@@ -1,0 +1,210 @@
+"""The inference API over real HTTP (uvicorn in a thread) with a real, small forecaster."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pandas as pd
+import pytest
+import uvicorn
+
+from hourcast import devstack
+from hourcast.features import FeatureConfig
+from hourcast.forecaster import Forecaster
+from hourcast.series import TRAFFIC_I94, SeriesSpec
+from hourcast.settings import BUNDLED_TRAFFIC_CSV, Settings
+from hourcast.sources.traffic import load_traffic
+from hourcast.storage.db import create_db_engine, upgrade
+from hourcast.storage.observations import register_series, upsert_observations
+from hourcast.tracking import ServedModel
+from inference_api.main import create_app
+
+SERIES = TRAFFIC_I94.series_id
+
+
+@pytest.fixture(scope="module")
+def traffic() -> pd.DataFrame:
+    frame = load_traffic(BUNDLED_TRAFFIC_CSV).frame
+    return frame[frame.ts >= pd.Timestamp("2018-03-01", tz="UTC")].reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def forecaster(traffic: pd.DataFrame) -> Forecaster:
+    series = pd.Series(traffic.value.to_numpy(), index=pd.DatetimeIndex(traffic.ts))
+    config = FeatureConfig(timezone=TRAFFIC_I94.timezone, holiday_calendar="US-MN")
+    return Forecaster(config, num_boost_round=30).fit(series)
+
+
+class _Server:
+    def __init__(self, app: Any) -> None:
+        self.port = devstack.free_port()
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        )
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.05)
+        return f"http://127.0.0.1:{self.port}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def api(
+    tmp_path_factory: pytest.TempPathFactory, traffic: pd.DataFrame, forecaster: Forecaster
+) -> Iterator[str]:
+    db = tmp_path_factory.mktemp("api") / "store.db"
+    settings = Settings(database_url=f"sqlite:///{db}", api_max_horizon=168)
+    engine = create_db_engine(settings.resolved_database_url)
+    upgrade(engine)
+    with engine.begin() as connection:
+        register_series(connection, spec=TRAFFIC_I94)
+        upsert_observations(connection, series_id=SERIES, frame=traffic[["ts", "value"]])
+    engine.dispose()
+
+    def loader(spec: SeriesSpec) -> ServedModel:
+        return ServedModel(spec.model_name, "7", "run-abc", "champion", forecaster)
+
+    with _Server(create_app(settings, loader)) as url:
+        yield url
+
+
+def test_health_and_models(api: str) -> None:
+    assert httpx.get(f"{api}/health").json() == {
+        "status": "ok",
+        "models_loaded": 1,
+        "models_expected": 1,
+    }
+    assert httpx.get(f"{api}/ready").status_code == 200
+    models = httpx.get(f"{api}/v1/models").json()["models"]
+    assert models == [
+        {
+            "series_id": SERIES,
+            "name": "hourcast-traffic-volume",
+            "alias": "champion",
+            "version": "7",
+            "run_id": "run-abc",
+            "loaded": True,
+            "error": None,
+        }
+    ]
+
+
+def test_forecast_from_stored_observations(api: str, traffic: pd.DataFrame) -> None:
+    response = httpx.post(f"{api}/v1/forecast", json={"series_id": SERIES, "horizon": 24})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["model"] == {"name": "hourcast-traffic-volume", "version": "7"}
+    stamps = [pd.Timestamp(p["ts"]) for p in body["forecast"]]
+    assert len(stamps) == 24
+    assert stamps[0] == traffic.ts.iloc[-1] + pd.Timedelta(hours=1)
+    assert all(str(ts.tz) == "UTC" for ts in stamps)
+    assert body["forecast"][0]["ts"].endswith("Z")
+    values = [p["value"] for p in body["forecast"]]
+    assert min(values) > 0
+    assert max(values) < 8000
+
+
+def test_forecast_from_history_with_offsets_and_naive_utc(api: str, traffic: pd.DataFrame) -> None:
+    tail = traffic.tail(200)
+    history = [
+        {"ts": ts.tz_convert("America/Chicago").isoformat(), "value": v}
+        for ts, v in zip(tail.ts, tail.value, strict=True)
+    ]
+    history[-1] = {"ts": tail.ts.iloc[-1].tz_localize(None).isoformat(), "value": None}
+    response = httpx.post(
+        f"{api}/v1/forecast", json={"series_id": SERIES, "horizon": 3, "history": history}
+    )
+    assert response.status_code == 200, response.text
+    first = pd.Timestamp(response.json()["forecast"][0]["ts"])
+    # The last hour has no value, so the forecast starts after the last observed hour.
+    assert first == tail.ts.iloc[-2] + pd.Timedelta(hours=1)
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "needle"),
+    [
+        ({"series_id": SERIES, "horizon": 0}, 422, "horizon"),
+        ({"series_id": SERIES, "horizon": 10000}, 422, "at most 168"),
+        ({"series_id": "traffic:unknown", "horizon": 24}, 404, "unknown series_id"),
+        ({"horizon": 24}, 422, "series_id"),
+        ({"series_id": SERIES, "history": [{"ts": "yesterday", "value": 1}]}, 422, "ts"),
+        ({"series_id": SERIES, "history": [{"ts": "2018-13-45T00:00", "value": 1}]}, 422, "ts"),
+        ({"series_id": SERIES, "history": [{"ts": "2018-01-01T10:30Z", "value": 1}]}, 422, "hour"),
+        (
+            {
+                "series_id": SERIES,
+                "history": [
+                    {"ts": "2018-01-01T10:00Z", "value": 1},
+                    {"ts": "2018-01-01T04:00-06:00", "value": 2},
+                ],
+            },
+            422,
+            "more than once",
+        ),
+        ({"series_id": SERIES, "history": []}, 422, "history"),
+        (
+            {"series_id": SERIES, "history": [{"ts": "2018-01-01T10:00Z", "value": "x"}]},
+            422,
+            "value",
+        ),
+        ({"series_id": SERIES, "horizon": 24, "colour": "red"}, 422, "colour"),
+    ],
+)
+def test_bad_requests_get_4xx_naming_the_problem(
+    api: str, body: dict[str, Any], status: int, needle: str
+) -> None:
+    response = httpx.post(f"{api}/v1/forecast", json=body)
+    assert response.status_code == status, response.text
+    assert needle in response.text
+
+
+def test_malformed_json_is_422(api: str) -> None:
+    response = httpx.post(
+        f"{api}/v1/forecast",
+        content=b'{"series_id": ',
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 422
+    assert "JSON" in response.text
+
+
+def test_openapi_documents_the_routes(api: str) -> None:
+    spec = httpx.get(f"{api}/openapi.json").json()
+    assert {"/health", "/v1/models", "/v1/forecast"} <= set(spec["paths"])
+    assert httpx.get(f"{api}/docs").status_code == 200
+
+
+def test_model_not_loaded_yet_is_503_then_recovers(tmp_path: Path, forecaster: Forecaster) -> None:
+    attempts: list[int] = []
+
+    def flaky_loader(spec: SeriesSpec) -> ServedModel:
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise LookupError("no champion registered yet")
+        return ServedModel(spec.model_name, "1", "run-1", "champion", forecaster)
+
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 's.db'}", api_model_retry_seconds=0.2)
+    with _Server(create_app(settings, flaky_loader)) as url:
+        early = httpx.post(f"{url}/v1/forecast", json={"series_id": SERIES})
+        assert early.status_code == 503
+        assert "no champion registered yet" in early.text
+        assert httpx.get(f"{url}/ready").status_code == 503
+        deadline = time.monotonic() + 10
+        while httpx.get(f"{url}/ready").status_code != 200:
+            assert time.monotonic() < deadline, "model never loaded"
+            time.sleep(0.1)
+        assert httpx.get(f"{url}/v1/models").json()["models"][0]["version"] == "1"

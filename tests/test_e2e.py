@@ -1,0 +1,166 @@
+"""End to end: S3 → Postgres → Mage pipeline → MLflow (Postgres + S3) → API over HTTP.
+
+Runs the real CLIs and servers as separate processes, like a user would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import httpx
+import pandas as pd
+import psycopg2
+import pytest
+import sqlalchemy as sa
+
+from hourcast import devstack
+from hourcast.settings import BUNDLED_TRAFFIC_CSV
+from tests.conftest import AWS_ENV, ROOT, MlflowServer
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.slow]
+
+MODEL = "hourcast-traffic-volume"
+
+
+def _run(command: list[str], env: dict[str, str], timeout: float = 900) -> str:
+    result = subprocess.run(
+        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert result.returncode == 0, (
+        f"{command} exited {result.returncode}:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    )
+    return result.stdout
+
+
+def _psycopg2_dsn(url: str) -> str:
+    return sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _upload_yearly_objects(endpoint: str, bucket: str) -> None:
+    s3 = boto3.client("s3", endpoint_url=endpoint)
+    s3.create_bucket(Bucket=bucket)
+    raw = pd.read_csv(BUNDLED_TRAFFIC_CSV)
+    for year, part in raw.groupby(raw.date_time.str[:4]):
+        s3.put_object(
+            Bucket=bucket, Key=f"metro/traffic_{year}.csv", Body=part.to_csv(index=False).encode()
+        )
+
+
+def test_pipeline_registers_and_api_serves(
+    mlflow_server: MlflowServer,
+    pg_url: str,
+    mage_python: Path,
+    run_dir: Path,
+    tmp_path: Path,
+) -> None:
+    _upload_yearly_objects(mlflow_server.s3_endpoint, "hourcast-raw")
+    env = {
+        **os.environ,
+        **AWS_ENV,
+        "HOURCAST_HOME": str(tmp_path / "home"),
+        "HOURCAST_DATABASE_URL": pg_url,
+        "HOURCAST_MLFLOW_TRACKING_URI": mlflow_server.tracking_uri,
+        "HOURCAST_AWS_ENDPOINT_URL": mlflow_server.s3_endpoint,
+        "HOURCAST_TRAFFIC_SOURCE": "s3://hourcast-raw/metro/traffic",
+        "MAGE_DATA_DIR": str(tmp_path / "mage_data"),
+    }
+    hourcast = str(Path(sys.executable).parent / "hourcast")
+
+    # Ingest from the yearly S3 objects into Postgres, twice: the second run changes nothing.
+    _run([hourcast, "db", "upgrade"], env)
+    first = _run([hourcast, "ingest", "traffic"], env)
+    again = _run([hourcast, "ingest", "traffic"], env)
+    assert "inserted 38563" in first.replace("\n", " ")
+    assert "inserted 0, updated 0" in again.replace("\n", " ")
+
+    # The Mage pipeline, headless.
+    mage = str(mage_python.parent / "mage")
+    runtime_vars = json.dumps({"num_boost_round": 60})
+    _run([mage, "run", "orchestration", "train_traffic", "--runtime-vars", runtime_vars], env)
+
+    # Metadata in the Postgres backend store ...
+    with psycopg2.connect(_psycopg2_dsn(mlflow_server.backend_store_uri)) as connection:
+        cursor = connection.cursor()
+        cursor.execute(
+            "SELECT version, run_id FROM model_versions WHERE name = %s ORDER BY version", (MODEL,)
+        )
+        versions = cursor.fetchall()
+        cursor.execute(
+            "SELECT alias, version FROM registered_model_aliases WHERE name = %s", (MODEL,)
+        )
+        aliases = dict(cursor.fetchall())
+        cursor.execute("SELECT status FROM runs WHERE run_uuid = %s", (versions[0][1],))
+        run_status = cursor.fetchone()[0]
+        cursor.execute(
+            "SELECT value FROM metrics WHERE run_uuid = %s AND key = 'holdout_mae'",
+            (versions[0][1],),
+        )
+        holdout_mae = cursor.fetchone()[0]
+    assert [v for v, _ in versions] == [1]
+    assert aliases == {"champion": 1}
+    assert run_status == "FINISHED"
+    assert 0 < holdout_mae < 1000
+
+    # ... and artifacts in the S3 bucket.
+    s3 = boto3.client("s3", endpoint_url=mlflow_server.s3_endpoint)
+    keys = [
+        item["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(
+            Bucket=mlflow_server.bucket, Prefix=mlflow_server.prefix
+        )
+        for item in page.get("Contents", [])
+    ]
+    assert any(key.endswith("/MLmodel") for key in keys), keys
+    assert any(key.endswith("forecaster/booster.ubj") for key in keys), keys
+
+    # The API loads the champion from the tracking server and serves it over HTTP.
+    port = devstack.free_port()
+    api = devstack.api_service(port=port, env=env)
+    devstack.start(api, run_dir)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        devstack.wait_healthy(f"{base}/ready", timeout=120)
+        models = httpx.get(f"{base}/v1/models").json()["models"]
+        assert (models[0]["version"], models[0]["run_id"]) == ("1", versions[0][1])
+        response = httpx.post(
+            f"{base}/v1/forecast", json={"series_id": "traffic:i94-westbound", "horizon": 24}
+        )
+        assert response.status_code == 200, response.text
+        forecast = response.json()["forecast"]
+        assert len(forecast) == 24
+        # The data ends 2018-07-08 23:00 CDT = 2018-07-09 04:00 UTC.
+        assert forecast[0]["ts"] == "2018-07-09T05:00:00Z"
+
+        # A second training from the CLI with a cutoff registers version 2 ...
+        trained = _run(
+            [hourcast, "train", "traffic", "--train-end", "2018-06-30T23:00:00-05:00"], env
+        )
+        assert "version 2" in trained
+        # ... which the API serves after a restart.
+        devstack.stop(run_dir, "api")
+        devstack.start(api, run_dir)
+        devstack.wait_healthy(f"{base}/ready", timeout=120)
+        assert httpx.get(f"{base}/v1/models").json()["models"][0]["version"] == "2"
+    finally:
+        devstack.stop(run_dir, "api")
+
+
+def test_cli_rejects_a_bad_train_end(tmp_path: Path) -> None:
+    hourcast = str(Path(sys.executable).parent / "hourcast")
+    result = subprocess.run(
+        [hourcast, "train", "traffic", "--train-end", "last tuesday"],
+        cwd=ROOT,
+        env={**os.environ, "HOURCAST_HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "--train-end" in result.stderr
+    assert "ISO-8601" in result.stderr
+    assert "Traceback" not in result.stderr
