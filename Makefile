@@ -47,7 +47,7 @@ status: ## Show which local services run
 lint: $(VENV)/.installed ## ruff (lint + format check) and hadolint
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	scripts/lint_dockerfiles.sh
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" scripts/lint_dockerfiles.sh
 
 format: $(VENV)/.installed ## Apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .
