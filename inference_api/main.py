@@ -5,9 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
+import swagger_ui
 from fastapi import APIRouter, FastAPI, Request, status
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from hourcast import __version__
 from hourcast.series import KNOWN_SERIES, SeriesSpec
@@ -59,7 +63,21 @@ def create_app(settings: Settings | None = None, loader: Loader | None = None) -
         version=__version__,
         description="Hourly forecasts from the models registered in MLflow.",
         lifespan=lifespan,
+        docs_url=None,  # served below from local assets: the default page needs a CDN
     )
+    # swagger-ui-py bundles Swagger UI 5, which renders OpenAPI 3.1 (FastAPI's version).
+    assets = Path(swagger_ui.__file__).parent / "static"
+    app.mount("/static/swagger-ui", StaticFiles(directory=assets), name="swagger-ui")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title=f"{app.title} - docs",
+            swagger_js_url="/static/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/swagger-ui/favicon-32x32.png",
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

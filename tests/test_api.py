@@ -185,7 +185,12 @@ def test_malformed_json_is_422(api: str) -> None:
 def test_openapi_documents_the_routes(api: str) -> None:
     spec = httpx.get(f"{api}/openapi.json").json()
     assert {"/health", "/v1/models", "/v1/forecast"} <= set(spec["paths"])
-    assert httpx.get(f"{api}/docs").status_code == 200
+    docs = httpx.get(f"{api}/docs")
+    assert docs.status_code == 200
+    # Served from local assets, not a CDN, so the page works offline.
+    assert "/static/swagger-ui/swagger-ui-bundle.js" in docs.text
+    assert "cdn" not in docs.text.lower()
+    assert httpx.get(f"{api}/static/swagger-ui/swagger-ui-bundle.js").status_code == 200
 
 
 def test_model_not_loaded_yet_is_503_then_recovers(tmp_path: Path, forecaster: Forecaster) -> None:
