@@ -151,6 +151,24 @@ def stack_up(
     (6789) and HOURCAST_MOTO_PORT (5055); logs and PID files go to HOURCAST_RUN_DIR.
     """
     _start_services(_stack_services(mage=mage, moto=moto))
+    if moto:
+        _ensure_artifact_bucket()
+
+
+def _ensure_artifact_bucket() -> None:
+    """Create the s3:// artifact bucket on the local moto server (a fresh one is empty)."""
+    from hourcast import devstack
+    from hourcast.ingest import s3_client
+    from hourcast.sources.traffic import parse_s3_uri
+
+    destination = devstack.StackSettings().mlflow_artifacts_destination
+    settings = get_settings()
+    if destination.startswith("s3://") and settings.aws_endpoint_url:
+        bucket, _ = parse_s3_uri(destination.rstrip("/") + "/_")
+        s3 = s3_client(settings)
+        if bucket not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
+            s3.create_bucket(Bucket=bucket)
+            console.print(f"created bucket s3://{bucket} on {settings.aws_endpoint_url}")
 
 
 @stack_app.command("restart")

@@ -14,8 +14,15 @@ hourcast=.venv/bin/hourcast
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
+moto_port="${HOURCAST_MOTO_PORT:-5055}"
+stack_args=()
+# An S3 endpoint on the local moto port: start moto too (it stands in for S3 and Secrets Manager).
+if [[ "${HOURCAST_AWS_ENDPOINT_URL:-}" == "http://127.0.0.1:${moto_port}"* ]]; then
+  stack_args+=(--moto)
+fi
+
 step "Starting MLflow, the API and Mage (logs in ${HOURCAST_HOME}/run)"
-"$hourcast" stack up
+"$hourcast" stack up "${stack_args[@]}"
 
 step "Creating the observation store and loading the bundled traffic data"
 "$hourcast" db upgrade
