@@ -18,6 +18,7 @@ from hourcast.series import KNOWN_SERIES, SeriesSpec
 from hourcast.settings import Settings, get_settings
 from hourcast.storage.db import create_db_engine
 from hourcast.tracking import ServedModel, load_model_by_alias
+from inference_api.metrics import install_metrics
 from inference_api.model_store import Loader, ModelStore
 from inference_api.routes import forecast, health, models
 
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None, loader: Loader | None = None) -
             content={"detail": "internal error; the server log has the details"},
         )
 
+    install_metrics(app)
     app.include_router(health.router)
     v1 = APIRouter(prefix="/v1")
     v1.include_router(models.router)

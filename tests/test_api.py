@@ -213,3 +213,13 @@ def test_model_not_loaded_yet_is_503_then_recovers(tmp_path: Path, forecaster: F
             assert time.monotonic() < deadline, "model never loaded"
             time.sleep(0.1)
         assert httpx.get(f"{url}/v1/models").json()["models"][0]["version"] == "1"
+
+
+def test_metrics_count_requests_by_route(api: str) -> None:
+    httpx.post(f"{api}/v1/forecast", json={"series_id": SERIES, "horizon": 2})
+    httpx.post(f"{api}/v1/forecast", json={"series_id": SERIES, "horizon": 0})
+    text = httpx.get(f"{api}/metrics").text
+    assert 'route="/v1/forecast",status="200"' in text
+    assert 'route="/v1/forecast",status="422"' in text
+    assert 'hourcast_api_forecast_hours_total{series_id="traffic:i94-westbound"}' in text
+    assert "hourcast_api_request_seconds_bucket" in text

@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from hourcast.series import UnknownSeriesError
 from hourcast.storage.observations import latest_observations
 from inference_api.deps import EngineDep, SettingsDep, StoreDep
+from inference_api.metrics import FORECAST_HOURS
 from inference_api.schemas import ForecastPoint, ForecastRequest, ForecastResponse, ModelRef
 
 router = APIRouter(tags=["forecast"])
@@ -60,6 +61,7 @@ def forecast(
             )
         history = pd.Series(stored["value"].to_numpy(), index=pd.DatetimeIndex(stored["ts"]))
     predicted = model.forecaster.predict(history, body.horizon)
+    FORECAST_HOURS.labels(body.series_id).inc(len(predicted))
     return ForecastResponse(
         series_id=body.series_id,
         model=ModelRef(name=model.name, version=model.version),
