@@ -11,6 +11,7 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.console import Console
 
+from hourcast.cli_models import models_app
 from hourcast.settings import get_settings
 
 __all__ = ["app"]
@@ -28,6 +29,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(train_app, name="train")
 app.add_typer(stack_app, name="stack")
+app.add_typer(models_app, name="models")
 
 console = Console()
 
