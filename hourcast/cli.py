@@ -11,6 +11,7 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.console import Console
 
+from hourcast.cli_ingest import ingest_app
 from hourcast.cli_models import models_app
 from hourcast.settings import get_settings
 
@@ -20,7 +21,6 @@ app = typer.Typer(
     help="Hourcast: hourly forecasts of air quality and traffic.", no_args_is_help=True
 )
 db_app = typer.Typer(help="The observation store.", no_args_is_help=True)
-ingest_app = typer.Typer(help="Load records into the observation store.", no_args_is_help=True)
 train_app = typer.Typer(
     help="Train, log to MLflow and register a forecaster.", no_args_is_help=True
 )
@@ -43,29 +43,6 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
     engine = create_db_engine(settings.resolved_database_url)
     reached = upgrade(engine, revision)
     console.print(f"database at revision [bold]{reached}[/bold] ({engine.url.render_as_string()})")
-
-
-@ingest_app.command("traffic")
-def ingest_traffic_command(
-    source: Annotated[
-        Optional[str],
-        typer.Option(help="CSV path or s3://bucket/prefix (objects {prefix}_{year}.csv)."),
-    ] = None,
-) -> None:
-    """Upsert the traffic records of SOURCE (default HOURCAST_TRAFFIC_SOURCE, the bundled CSV)."""
-    from hourcast.ingest import ingest_traffic
-    from hourcast.storage.db import create_db_engine, upgrade
-
-    settings = get_settings()
-    engine = create_db_engine(settings.resolved_database_url)
-    upgrade(engine)
-    with console.status("ingesting traffic records"):
-        result = ingest_traffic(engine, settings=settings, source=source)
-    console.print(
-        f"{result.series_id}: {result.source_rows} rows read, {result.hours} hours; "
-        f"inserted {result.upsert.inserted}, updated {result.upsert.updated}, "
-        f"unchanged {result.upsert.unchanged}"
-    )
 
 
 @train_app.command("traffic")

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["KNOWN_SERIES", "TRAFFIC_I94", "SeriesSpec", "UnknownSeriesError", "get_series"]
+__all__ = [
+    "KNOWN_SERIES",
+    "TRAFFIC_I94",
+    "SeriesSpec",
+    "UnknownSeriesError",
+    "get_series",
+    "openaq_sensor_spec",
+]
 
 
 class UnknownSeriesError(KeyError):
@@ -68,3 +75,30 @@ def get_series(series_id: str) -> SeriesSpec:
         return KNOWN_SERIES[series_id]
     except KeyError:
         raise UnknownSeriesError(series_id) from None
+
+
+def openaq_sensor_spec(
+    *, sensor_id: int, location: str, parameter: str, units: str, timezone: str
+) -> SeriesSpec:
+    """The spec of the hourly series of one OpenAQ sensor (``openaq:<sensor_id>``).
+
+    Args:
+        sensor_id: OpenAQ sensor id.
+        location: Location name, e.g. ``Beijing US Embassy (OpenAQ location 900000)``.
+        parameter: Parameter name, e.g. ``pm25``.
+        units: Canonical units, e.g. ``µg/m³``.
+        timezone: IANA zone of the location.
+
+    Returns:
+        SeriesSpec: A spec with no holiday calendar; its model would be
+        ``hourcast-openaq-<parameter>-<sensor_id>``.
+    """
+    return SeriesSpec(
+        series_id=f"openaq:{int(sensor_id)}",
+        source="openaq",
+        location=location,
+        parameter=parameter,
+        units=units,
+        timezone=timezone,
+        model_name=f"hourcast-openaq-{parameter}-{int(sensor_id)}",
+    )

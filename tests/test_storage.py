@@ -51,7 +51,7 @@ def _checksum(engine: sa.Engine) -> tuple[int, str]:
 
 
 def test_migrations_reach_head(engine: sa.Engine) -> None:
-    assert current_revision(engine) == head_revision() == "0001"
+    assert current_revision(engine) == head_revision() == "0002"
     assert {"series", "observations"} <= set(sa.inspect(engine).get_table_names())
 
 

@@ -1,0 +1,27 @@
+"""Read new or changed traffic objects (ETag / content-hash memory) into the observation store."""
+
+import pandas as pd
+
+from hourcast.ingestion.pipeline import run_traffic_from_variables, summary_frame
+from hourcast.settings import get_settings
+
+if "data_loader" not in globals():
+    from mage_ai.data_preparation.decorators import data_loader
+if "test" not in globals():
+    from mage_ai.data_preparation.decorators import test
+
+
+@data_loader
+def run_traffic_ingest(*args, **kwargs) -> pd.DataFrame:
+    outcome = run_traffic_from_variables(kwargs, settings=get_settings())
+    for item in outcome.objects:
+        print(f"{item.key}: {item.status} {item.rows} rows {item.error or ''}")
+    summary = summary_frame(outcome)
+    print(summary.to_string(index=False))
+    return summary
+
+
+@test
+def test_run_did_not_fail(summary: pd.DataFrame, *args) -> None:
+    errors = summary["error"].dropna().unique().tolist()
+    assert summary["status"].iloc[0] != "failed", f"traffic ingestion failed: {errors}"
