@@ -45,32 +45,50 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
     console.print(f"database at revision [bold]{reached}[/bold] ({engine.url.render_as_string()})")
 
 
-@train_app.command("traffic")
-def train_traffic_command(
-    train_end: Annotated[
-        Optional[str],
-        typer.Option(
-            "--train-end",
-            help="Last hour used for training, ISO-8601 (e.g. 2018-07-08T23:00:00-05:00; "
-            "no offset means UTC). Default: all stored data.",
-        ),
-    ] = None,
-) -> None:
-    """Train the traffic forecaster, log it to MLflow and make it the serving alias."""
+TrainEndOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--train-end",
+        help="Last hour used for training, ISO-8601 (e.g. 2018-07-08T23:00:00-05:00; "
+        "no offset means UTC). Default: all stored data.",
+    ),
+]
+TreesOption = Annotated[
+    int, typer.Option("--num-boost-round", min=0, help="Trees; 0 = the preset's.")
+]
+
+
+def _train(target: str, train_end: Optional[str], num_boost_round: int) -> None:
     from hourcast.timeutil import parse_instant
-    from hourcast.training import train_series
+    from hourcast.training import train_target
 
     settings = get_settings()
     try:
         cutoff = parse_instant(train_end, field="--train-end") if train_end else None
     except ValueError as exc:
         raise typer.BadParameter(str(exc).split(": ", 1)[-1], param_hint="--train-end") from exc
-    with console.status("training"):
-        registered = train_series(settings.traffic_series_id, settings=settings, train_end=cutoff)
+    with console.status(f"training {target}: backtest, fit, log, register"):
+        registered = train_target(
+            target, settings=settings, train_end=cutoff, num_boost_round=num_boost_round or None
+        )
     console.print(
         f"registered {registered.name} version {registered.version} as @{registered.alias} "
-        f"(run {registered.run_id})"
+        f"(run {registered.run_id}): {registered.reason}"
     )
+
+
+@train_app.command("traffic")
+def train_traffic_command(
+    train_end: TrainEndOption = None, num_boost_round: TreesOption = 0
+) -> None:
+    """Train the traffic forecaster; it becomes champion only if it beats the champion by 1 %."""
+    _train("traffic", train_end, num_boost_round)
+
+
+@train_app.command("pm25")
+def train_pm25_command(train_end: TrainEndOption = None, num_boost_round: TreesOption = 0) -> None:
+    """Train the global PM2.5 forecaster over every stored OpenAQ PM2.5 sensor."""
+    _train("pm25", train_end, num_boost_round)
 
 
 def _stack_services(*, mage: bool, moto: bool) -> list[Any]:

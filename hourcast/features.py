@@ -1,24 +1,235 @@
 """Features for hourly forecasting: one code path for training and serving.
 
-Every feature at hour ``t`` is computed from values strictly before ``t`` (lags >= 1, rolling
-windows over lagged values) or from the calendar of ``t`` itself, so a row never sees the
-value it predicts. Training builds the frame over the whole history; serving builds it over
-the history extended by the hours being forecast.
+Two kinds of feature rows are built from a regular hourly series (NaN = unknown hour):
+
+- **One-step rows** (:func:`build_features`): the row of hour ``t`` holds lag transforms of
+  values strictly before ``t`` (every transform has ``lag >= 1``), the calendar of ``t`` in the
+  series' local time zone, known-future covariates at ``t`` and the series code.
+- **Direct rows** (:func:`build_direct_features`): one row per (origin, step) pair. The origin
+  is the first hour to forecast, ``f``; the row forecasts ``f + step - 1`` from values before
+  ``f`` only. Transforms with ``lag < config.horizon`` are taken from the one-step row of ``f``
+  (so ``lag_1`` is the last value before the origin, whatever the step); transforms with
+  ``lag >= config.horizon`` are taken from the one-step row of the target hour (``lag_24`` is
+  the same hour one day earlier), which only reaches back to ``f - 1`` or earlier because
+  ``step <= horizon <= lag``. Calendar, covariates and series code belong to the target hour.
+
+Lag transforms are small classes on one base, :class:`LagTransform` (``Lag``, ``RollingMean``,
+``RollingStd``, ``SeasonalRollingMean``), in the manner of ``mlforecast.lag_transforms``. They
+are NaN-aware: a rolling window with enough observed values is computed from those, so gaps
+are tolerated without inventing values.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from hourcast.calendars import holiday_dates
+from hourcast.calendars import DAY_FEATURES, day_features
 
-__all__ = ["FeatureConfig", "build_features", "regularize"]
+__all__ = [
+    "CALENDAR_FEATURES",
+    "HOUR",
+    "SERIES_CODE",
+    "STEP",
+    "FeatureConfig",
+    "Lag",
+    "LagTransform",
+    "RollingMean",
+    "RollingStd",
+    "SeasonalRollingMean",
+    "build_direct_features",
+    "build_features",
+    "calendar_feature_names",
+    "calendar_features",
+    "direct_feature_names",
+    "regularize",
+]
 
 HOUR = pd.Timedelta(hours=1)
+# No day-of-year: with less than a year of history (a new sensor) it is extrapolated past
+# the dates seen in training, and it gained traffic only ~1% MAE on the validation windows.
+CALENDAR_FEATURES = ("hour", "dayofweek", "month")
+SERIES_CODE = "series_code"
+STEP = "step"
+
+
+def _shift(values: np.ndarray, lag: int) -> np.ndarray:
+    """``out[t] = values[t - lag]`` (NaN before the start)."""
+    out = np.full(len(values), np.nan)
+    if lag < len(values):
+        out[lag:] = values[: len(values) - lag]
+    return out
+
+
+def _rolling_sums(values: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sum, sum of squares and count of the observed values in each trailing window."""
+    observed = ~np.isnan(values)
+    filled = np.where(observed, values, 0.0)
+    zero = np.zeros(1)
+    sums = np.concatenate([zero, np.cumsum(filled)])
+    squares = np.concatenate([zero, np.cumsum(filled * filled)])
+    counts = np.concatenate([zero, np.cumsum(observed)])
+    end = np.arange(1, len(values) + 1)
+    start = np.maximum(end - window, 0)
+    return sums[end] - sums[start], squares[end] - squares[start], counts[end] - counts[start]
+
+
+class LagTransform(ABC):
+    """A feature of hour ``t`` computed from values at ``t - lag`` and earlier.
+
+    Args:
+        lag (int): Hours between ``t`` and the newest value used (>= 1).
+    """
+
+    lag: int
+
+    def __init__(self, lag: int) -> None:
+        if lag < 1:
+            raise ValueError("lag must be >= 1: lag 0 is the value being predicted")
+        self.lag = lag
+
+    @property
+    @abstractmethod
+    def span(self) -> int:
+        """Hours between ``t`` and the oldest value used."""
+
+    @property
+    @abstractmethod
+    def name(self) -> str:
+        """Column name."""
+
+    @abstractmethod
+    def _apply(self, lagged: np.ndarray) -> np.ndarray:
+        """The statistic over values already shifted by ``lag``."""
+
+    def transform(self, values: np.ndarray) -> np.ndarray:
+        """The feature for every position of ``values`` (a regular hourly array, NaN = unknown).
+
+        Args:
+            values (np.ndarray): Float values, one per hour.
+
+        Returns:
+            np.ndarray: ``out[t]`` depends on ``values[t - span : t - lag + 1]`` only.
+        """
+        return self._apply(_shift(np.asarray(values, dtype=float), self.lag))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name})"
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and vars(self) == vars(other)
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, *sorted(vars(self).items())))
+
+
+class Lag(LagTransform):
+    """The value ``lag`` hours earlier."""
+
+    @property
+    def span(self) -> int:
+        return self.lag
+
+    @property
+    def name(self) -> str:
+        return f"lag_{self.lag}"
+
+    def _apply(self, lagged: np.ndarray) -> np.ndarray:
+        return lagged
+
+
+class _Rolling(LagTransform):
+    """Base of trailing-window statistics: ``window`` hours ending at ``t - lag``.
+
+    Args:
+        lag (int): Hours between ``t`` and the newest value of the window.
+        window (int): Window length in hours (>= 2).
+        min_samples (int | None): Observed values needed, else NaN. Defaults to half the window.
+    """
+
+    _stat = ""
+
+    def __init__(self, lag: int, window: int, min_samples: int | None = None) -> None:
+        super().__init__(lag)
+        if window < 2:
+            raise ValueError("window must be >= 2")
+        self.window = window
+        self.min_samples = max(2, window // 2) if min_samples is None else min_samples
+
+    @property
+    def span(self) -> int:
+        return self.lag + self.window - 1
+
+    @property
+    def name(self) -> str:
+        return f"rolling_{self._stat}_{self.window}_lag_{self.lag}"
+
+
+class RollingMean(_Rolling):
+    """Mean of the observed values in the window."""
+
+    _stat = "mean"
+
+    def _apply(self, lagged: np.ndarray) -> np.ndarray:
+        sums, _, counts = _rolling_sums(lagged, self.window)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(counts >= self.min_samples, sums / counts, np.nan)
+
+
+class RollingStd(_Rolling):
+    """Sample standard deviation of the observed values in the window."""
+
+    _stat = "std"
+
+    def _apply(self, lagged: np.ndarray) -> np.ndarray:
+        sums, squares, counts = _rolling_sums(lagged, self.window)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            variance = (squares - sums * sums / counts) / (counts - 1)
+            return np.where(counts >= self.min_samples, np.sqrt(np.maximum(variance, 0.0)), np.nan)
+
+
+class SeasonalRollingMean(LagTransform):
+    """Mean of ``window_size`` values one season apart: ``t - lag``, ``t - lag - season``, ...
+
+    Args:
+        lag (int): Hours between ``t`` and the newest value.
+        season_length (int): Hours between the values (24: same hour on earlier days).
+        window_size (int): Number of values (>= 2).
+        min_samples (int | None): Observed values needed. Defaults to half, at least 1.
+    """
+
+    def __init__(
+        self, lag: int, season_length: int, window_size: int, min_samples: int | None = None
+    ) -> None:
+        super().__init__(lag)
+        if season_length < 1 or window_size < 2:
+            raise ValueError("season_length must be >= 1 and window_size >= 2")
+        self.season_length = season_length
+        self.window_size = window_size
+        self.min_samples = max(1, window_size // 2) if min_samples is None else min_samples
+
+    @property
+    def span(self) -> int:
+        return self.lag + self.season_length * (self.window_size - 1)
+
+    @property
+    def name(self) -> str:
+        return f"seasonal_rolling_mean_{self.season_length}x{self.window_size}_lag_{self.lag}"
+
+    def _apply(self, lagged: np.ndarray) -> np.ndarray:
+        sums = np.zeros(len(lagged))
+        counts = np.zeros(len(lagged))
+        for k in range(self.window_size):
+            shifted = _shift(lagged, k * self.season_length)
+            observed = ~np.isnan(shifted)
+            sums += np.where(observed, shifted, 0.0)
+            counts += observed
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(counts >= self.min_samples, sums / counts, np.nan)
 
 
 @dataclass(frozen=True)
@@ -29,30 +240,54 @@ class FeatureConfig:
         lags: Lags in hours (each >= 1).
         rolling_means: (lag, window) pairs: mean of ``window`` values ending at ``t - lag``.
         rolling_stds: (lag, window) pairs: standard deviation, likewise.
+        seasonal_rolling_means: (lag, season_length, window_size) triples.
         timezone: IANA zone for calendar features.
-        holiday_calendar: Key for ``hourcast.calendars.holiday_dates``, or None.
+        holiday_calendar: Key for ``hourcast.calendars.day_features``, or None.
+        horizon: Direct block length: transforms with a lag below it are read at the origin,
+            the others at the target hour (see the module docstring).
+        known_future: Names of covariates known ahead (e.g. a weather *forecast*) that the
+            caller supplies for history and forecast hours alike.
+        extra: Free-form notes, kept with the model.
     """
 
     lags: tuple[int, ...] = (1, 2, 3, 24, 48, 168)
     rolling_means: tuple[tuple[int, int], ...] = ((1, 24), (24, 168))
     rolling_stds: tuple[tuple[int, int], ...] = ((1, 24),)
+    seasonal_rolling_means: tuple[tuple[int, int, int], ...] = ()
     timezone: str = "UTC"
     holiday_calendar: str | None = None
+    horizon: int = 24
+    known_future: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if any(lag < 1 for lag in self.lags):
-            raise ValueError("lags must be >= 1: lag 0 is the value being predicted")
-        for lag, window in (*self.rolling_means, *self.rolling_stds):
-            if lag < 1 or window < 2:
-                raise ValueError("rolling features need lag >= 1 and window >= 2")
+        if self.horizon < 1:
+            raise ValueError("horizon must be >= 1")
+        self.transforms  # noqa: B018 -- validates lags and windows
+
+    @property
+    def transforms(self) -> list[LagTransform]:
+        """The lag transforms, in column order."""
+        out: list[LagTransform] = [Lag(lag) for lag in self.lags]
+        out += [RollingMean(lag, window) for lag, window in self.rolling_means]
+        out += [RollingStd(lag, window) for lag, window in self.rolling_stds]
+        out += [SeasonalRollingMean(*triple) for triple in self.seasonal_rolling_means]
+        return out
+
+    @property
+    def origin_transforms(self) -> list[LagTransform]:
+        """Transforms read at the origin in direct rows (``lag < horizon``)."""
+        return [t for t in self.transforms if t.lag < self.horizon]
+
+    @property
+    def target_transforms(self) -> list[LagTransform]:
+        """Transforms read at the target hour in direct rows (``lag >= horizon``)."""
+        return [t for t in self.transforms if t.lag >= self.horizon]
 
     @property
     def lookback(self) -> int:
         """Hours of history one feature row needs."""
-        spans = [*self.lags, *(lag + window - 1 for lag, window in self.rolling_means)]
-        spans += [lag + window - 1 for lag, window in self.rolling_stds]
-        return max(spans)
+        return max(t.span for t in self.transforms)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -65,8 +300,14 @@ class FeatureConfig:
             lags=tuple(data["lags"]),
             rolling_means=tuple(tuple(p) for p in data["rolling_means"]),  # type: ignore[misc]
             rolling_stds=tuple(tuple(p) for p in data["rolling_stds"]),  # type: ignore[misc]
+            seasonal_rolling_means=tuple(
+                tuple(p)  # type: ignore[misc]
+                for p in data.get("seasonal_rolling_means", ())
+            ),
             timezone=data["timezone"],
             holiday_calendar=data.get("holiday_calendar"),
+            horizon=int(data.get("horizon", 24)),
+            known_future=tuple(data.get("known_future", ())),
             extra=dict(data.get("extra", {})),
         )
 
@@ -91,40 +332,153 @@ def regularize(values: pd.Series, end: pd.Timestamp | None = None) -> pd.Series:
     return series.reindex(full)
 
 
-def _calendar(index: pd.DatetimeIndex, config: FeatureConfig) -> dict[str, np.ndarray]:
-    local = index.tz_convert(config.timezone)
-    columns: dict[str, np.ndarray] = {
-        "hour": local.hour.to_numpy(),
-        "dayofweek": local.dayofweek.to_numpy(),
-        "month": local.month.to_numpy(),
-        "dayofyear": local.dayofyear.to_numpy(),
-    }
+def calendar_feature_names(config: FeatureConfig) -> list[str]:
+    """Names of the calendar columns ``config`` produces."""
+    names = list(CALENDAR_FEATURES)
     if config.holiday_calendar:
-        dates = local.date
-        public, events = holiday_dates(config.holiday_calendar, sorted(set(local.year)))
-        columns["is_holiday"] = np.fromiter((d in public for d in dates), bool, len(dates))
-        columns["is_event_day"] = np.fromiter((d in events for d in dates), bool, len(dates))
-    return columns
+        names += list(DAY_FEATURES)
+    return names
 
 
-def build_features(series: pd.Series, config: FeatureConfig) -> pd.DataFrame:
-    """Feature rows for every hour of a regular hourly series.
+def calendar_features(index: pd.DatetimeIndex, config: FeatureConfig) -> np.ndarray:
+    """Calendar of each hour in the series' local time: hour, weekday, month and, with a
+    holiday calendar, the whole-local-day holiday features of ``hourcast.calendars``.
+
+    Args:
+        index: UTC-aware hour starts.
+        config: Supplies the time zone and the holiday calendar.
+
+    Returns:
+        np.ndarray: Shape (len(index), len(calendar_feature_names(config))).
+    """
+    local = index.tz_convert(config.timezone)
+    columns = [
+        local.hour.to_numpy(float),
+        local.dayofweek.to_numpy(float),
+        local.month.to_numpy(float),
+    ]
+    base = np.column_stack(columns) if len(index) else np.empty((0, len(columns)))
+    if not config.holiday_calendar:
+        return base
+    days = local.tz_localize(None).normalize()
+    return np.hstack([base, day_features(config.holiday_calendar, days)])
+
+
+def _covariate_matrix(
+    index: pd.DatetimeIndex, config: FeatureConfig, covariates: pd.DataFrame | None
+) -> np.ndarray:
+    if not config.known_future:
+        return np.empty((len(index), 0))
+    if covariates is None:
+        raise ValueError(f"known-future covariates {list(config.known_future)} are required")
+    missing = [c for c in config.known_future if c not in covariates.columns]
+    if missing:
+        raise ValueError(f"covariates lack columns: {', '.join(missing)}")
+    frame = covariates[list(config.known_future)].copy()
+    frame.index = pd.DatetimeIndex(frame.index).tz_convert("UTC")
+    return frame.reindex(index).to_numpy(dtype=float)
+
+
+def _one_step_matrix(
+    series: pd.Series,
+    config: FeatureConfig,
+    transforms: list[LagTransform],
+    covariates: pd.DataFrame | None,
+    series_code: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(lag-transform block, calendar + covariates + series code block) for every hour."""
+    values = series.to_numpy(dtype=float)
+    lagged = np.column_stack([t.transform(values) for t in transforms]) if transforms else None
+    index = pd.DatetimeIndex(series.index)
+    known = np.hstack(
+        [
+            calendar_features(index, config),
+            _covariate_matrix(index, config, covariates),
+            np.full((len(index), 1), float(series_code)),
+        ]
+    )
+    return (lagged if lagged is not None else np.empty((len(values), 0))), known
+
+
+def _known_names(config: FeatureConfig) -> list[str]:
+    return [*calendar_feature_names(config), *config.known_future, SERIES_CODE]
+
+
+def build_features(
+    series: pd.Series,
+    config: FeatureConfig,
+    *,
+    covariates: pd.DataFrame | None = None,
+    series_code: float = 0.0,
+) -> pd.DataFrame:
+    """One-step feature rows for every hour of a regular hourly series.
 
     Args:
         series: Output of :func:`regularize` (NaN where the value is unknown or to forecast).
         config: The feature configuration.
+        covariates: Known-future covariates indexed by UTC hour (columns ``config.known_future``).
+        series_code: Numeric identifier of the series in a global (multi-series) model.
 
     Returns:
         pd.DataFrame: One row per hour of ``series``, columns in a fixed order.
     """
-    columns: dict[str, Any] = {}
-    for lag in config.lags:
-        columns[f"lag_{lag}"] = series.shift(lag).to_numpy()
-    for lag, window in config.rolling_means:
-        shifted = series.shift(lag).rolling(window, min_periods=max(2, window // 2))
-        columns[f"rolling_mean_{window}_lag_{lag}"] = shifted.mean().to_numpy()
-    for lag, window in config.rolling_stds:
-        shifted = series.shift(lag).rolling(window, min_periods=max(2, window // 2))
-        columns[f"rolling_std_{window}_lag_{lag}"] = shifted.std().to_numpy()
-    columns.update(_calendar(pd.DatetimeIndex(series.index), config))
-    return pd.DataFrame(columns, index=series.index).astype(float)
+    transforms = config.transforms
+    lagged, known = _one_step_matrix(series, config, transforms, covariates, series_code)
+    names = [t.name for t in transforms] + _known_names(config)
+    return pd.DataFrame(np.hstack([lagged, known]), index=series.index, columns=names)
+
+
+def direct_feature_names(config: FeatureConfig) -> list[str]:
+    """Columns of :func:`build_direct_features`, in order."""
+    return [
+        STEP,
+        *(t.name for t in config.origin_transforms),
+        *(t.name for t in config.target_transforms),
+        *_known_names(config),
+    ]
+
+
+def build_direct_features(
+    series: pd.Series,
+    config: FeatureConfig,
+    origins: np.ndarray,
+    steps: np.ndarray,
+    *,
+    covariates: pd.DataFrame | None = None,
+    series_code: float = 0.0,
+) -> np.ndarray:
+    """Direct feature rows for (origin, step) pairs of a regular hourly series.
+
+    Args:
+        series: Output of :func:`regularize`, extended with NaN over the hours to forecast.
+        config: The feature configuration.
+        origins: Positions (in ``series``) of the first hour to forecast, one per row.
+        steps: Steps ahead (1 = the origin hour itself), each ``<= config.horizon``.
+        covariates: Known-future covariates indexed by UTC hour.
+        series_code: Numeric identifier of the series.
+
+    Returns:
+        np.ndarray: Shape (len(origins), len(direct_feature_names(config))). Row ``r`` uses
+        values before ``origins[r]`` only.
+    """
+    origins = np.asarray(origins, dtype=int)
+    steps = np.asarray(steps, dtype=int)
+    if len(origins) != len(steps):
+        raise ValueError("origins and steps must have the same length")
+    if len(steps) and (steps.min() < 1 or steps.max() > config.horizon):
+        raise ValueError(f"steps must be in 1..{config.horizon}")
+    targets = origins + steps - 1
+    if len(targets) and (origins.min() < 0 or targets.max() >= len(series)):
+        raise ValueError("origin or target outside the series")
+    head = config.origin_transforms
+    tail = config.target_transforms
+    lagged, known = _one_step_matrix(series, config, head + tail, covariates, series_code)
+    split = len(head)
+    return np.hstack(
+        [
+            steps[:, None].astype(float),
+            lagged[origins, :split],
+            lagged[targets, split:],
+            known[targets],
+        ]
+    )

@@ -80,7 +80,7 @@ def test_pipeline_registers_and_api_serves(
 
     # The Mage pipeline, headless.
     mage = str(mage_python.parent / "mage")
-    runtime_vars = json.dumps({"num_boost_round": 60})
+    runtime_vars = json.dumps({"num_boost_round": 60, "holdout_days": 3})
     _run([mage, "run", "orchestration", "train_traffic", "--runtime-vars", runtime_vars], env)
 
     # Metadata in the Postgres backend store ...
@@ -136,16 +136,35 @@ def test_pipeline_registers_and_api_serves(
         # The data ends 2018-07-08 23:00 CDT = 2018-07-09 04:00 UTC.
         assert forecast[0]["ts"] == "2018-07-09T05:00:00Z"
 
-        # A second training from the CLI with a cutoff registers version 2 ...
-        trained = _run(
-            [hourcast, "train", "traffic", "--train-end", "2018-06-30T23:00:00-05:00"], env
+        # A deliberately weak model (3 trees) from the CLI, with a cutoff: registered as
+        # version 2 but kept as challenger by the promotion gate; the champion stays 1.
+        weak = _run(
+            [
+                hourcast,
+                "train",
+                "traffic",
+                "--train-end",
+                "2018-06-30T23:00:00-05:00",
+                "--num-boost-round",
+                "3",
+            ],
+            env,
         )
-        assert "version 2" in trained
-        # ... which the API serves after a restart.
+        assert "version 2 as @challenger" in weak.replace("\n", " ")
+        assert "below the required 1%" in weak.replace("\n", " ")
+        listed = _run([hourcast, "models", "list"], env)
+        assert "challenger" in listed
+        assert "champion" in listed
+
+        # Promoted by hand, version 2 is what the API serves after a restart ...
+        _run([hourcast, "models", "promote", "2", "--reason", "e2e"], env)
         devstack.stop(run_dir, "api")
         devstack.start(api, run_dir)
         devstack.wait_healthy(f"{base}/ready", timeout=120)
         assert httpx.get(f"{base}/v1/models").json()["models"][0]["version"] == "2"
+        # ... and a rollback puts version 1 back.
+        rolled = _run([hourcast, "models", "rollback"], env)
+        assert "rolled back to v1" in rolled
     finally:
         devstack.stop(run_dir, "api")
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
+import psycopg2
 import pytest
 import sqlalchemy as sa
 import yaml
@@ -26,7 +27,7 @@ from hourcast.sources.openaq_fake import (
     load_dataset,
 )
 from hourcast.sources.traffic import read_traffic_csv, to_hourly_utc
-from tests.conftest import ROOT
+from tests.conftest import ROOT, MlflowServer
 
 PIPELINES = ROOT / "orchestration" / "pipelines"
 
@@ -188,3 +189,39 @@ def test_mage_ingest_traffic(mage_python: Path, pg_url: str, tmp_path: Path) -> 
     assert _scalar(pg_url, "SELECT status FROM ingestion_runs") == "succeeded"
     assert _scalar(pg_url, "SELECT count(*) FROM source_objects") == 1
     assert "4/4 tests passed" in output
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_mage_train_pm25_on_ingested_openaq(
+    mage_python: Path, pg_url: str, fake_openaq: str, mlflow_server: MlflowServer, tmp_path: Path
+) -> None:
+    env = _env(
+        pg_url,
+        tmp_path,
+        HOURCAST_OPENAQ_BASE_URL=fake_openaq,
+        HOURCAST_MLFLOW_TRACKING_URI=mlflow_server.tracking_uri,
+        MLFLOW_S3_ENDPOINT_URL=mlflow_server.s3_endpoint,
+    )
+    ingest = {
+        "locations": [BEIJING_LOCATION_ID],
+        "parameters": ["pm25"],
+        "backfill_start": "2014-05-01T00:00:00Z",
+        "until": "2014-10-01T00:00:00Z",
+    }
+    _mage_run(mage_python, "ingest_openaq", ingest, env)
+    output = _mage_run(mage_python, "train_pm25", {"num_boost_round": 40, "holdout_days": 3}, env)
+    assert "registered hourcast-pm25 v1 as @champion" in output
+    with psycopg2.connect(_dsn(mlflow_server.backend_store_uri)) as connection:
+        cursor = connection.cursor()
+        cursor.execute(
+            "SELECT m.key FROM metrics m JOIN model_versions v ON v.run_id = m.run_uuid "
+            "WHERE v.name = 'hourcast-pm25'"
+        )
+        logged = {row[0] for row in cursor.fetchall()}
+    assert {"holdout_mae", "holdout_coverage_80", "holdout_coverage_95"} <= logged
+    assert "holdout_seasonal_naive_24_mae" in logged
+
+
+def _dsn(url: str) -> str:
+    return sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)

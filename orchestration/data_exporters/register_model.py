@@ -1,4 +1,4 @@
-"""Register the trained model and point the serving alias at the new version."""
+"""Register the trained model; the promotion gate decides champion or challenger."""
 
 from hourcast.settings import get_settings
 from hourcast.training import TrainedRun, register_trained
@@ -10,14 +10,18 @@ if "test" not in globals():
 
 
 @data_exporter
-def register_traffic_model(trained: dict, *args, **kwargs) -> dict:
+def register_model(trained: dict, *args, **kwargs) -> dict:
     registered = register_trained(
         TrainedRun(**trained), settings=get_settings(), alias=kwargs.get("alias") or None
     )
-    print(f"registered {registered.name} v{registered.version} as @{registered.alias}")
+    print(
+        f"registered {registered.name} v{registered.version} as @{registered.alias}: "
+        f"{registered.reason}"
+    )
     return registered.to_dict()
 
 
 @test
 def test_version_registered(registered: dict, *args) -> None:
     assert int(registered["version"]) >= 1
+    assert registered["alias"] in ("champion", "challenger")

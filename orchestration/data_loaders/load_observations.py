@@ -1,4 +1,4 @@
-"""Load the stored hourly traffic observations up to the `train_end` pipeline variable."""
+"""Load the stored observations of the pipeline's `target` up to its `train_end` variable."""
 
 import pandas as pd
 
@@ -13,17 +13,17 @@ if "test" not in globals():
 
 
 @data_loader
-def load_traffic_observations(*args, **kwargs) -> pd.DataFrame:
-    settings = get_settings()
+def load_observations(*args, **kwargs) -> pd.DataFrame:
     train_end = kwargs.get("train_end") or None
-    cutoff = parse_instant(train_end, field="train_end") if train_end else None
     return load_training_frame(
-        settings=settings, series_id=settings.traffic_series_id, train_end=cutoff
+        settings=get_settings(),
+        train_end=parse_instant(train_end, field="train_end") if train_end else None,
+        target=kwargs.get("target") or "traffic",
     )
 
 
 @test
 def test_no_duplicate_or_future_hours(frame: pd.DataFrame, *args) -> None:
-    assert not frame["ts"].duplicated().any(), "duplicate hours"
-    assert frame["ts"].max() <= pd.Timestamp.now(tz="UTC"), "timestamps in the future"
     assert len(frame) > 0, "no observations"
+    assert not frame.duplicated(["series_id", "ts"]).any(), "duplicate hours"
+    assert frame["ts"].max() <= pd.Timestamp.now(tz="UTC"), "timestamps in the future"

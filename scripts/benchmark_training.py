@@ -1,0 +1,90 @@
+"""Wall time of the whole training pipeline (load, prepare, backtest, fit, log, register).
+
+The same functions the Mage ``train_traffic`` / ``train_pm25`` blocks call, run in one
+process against a throwaway SQLite store and a SQLite MLflow tracking store (no server), so
+the figure is the pipeline's own cost. Tuning is off. Prints one line per step.
+
+    .venv/bin/python scripts/benchmark_training.py --target traffic
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+
+
+def main(
+    target: str = typer.Option("traffic", help="traffic (pm25 needs OpenAQ data ingested)."),
+    budget: float = typer.Option(120.0, help="Seconds the whole pipeline may take."),
+) -> None:
+    """Time each step of the training pipeline on the bundled data."""
+    workdir = Path(tempfile.mkdtemp(prefix="hourcast-bench-"))
+    os.environ["HOURCAST_HOME"] = str(workdir)
+    os.environ["HOURCAST_MLFLOW_TRACKING_URI"] = f"sqlite:///{workdir / 'mlflow.db'}"
+    os.chdir(workdir)  # MLflow's local artifact root (./mlruns) lands here
+
+    from hourcast.settings import Settings
+    from hourcast.storage.db import create_db_engine, upgrade
+    from hourcast.training import (
+        fit_and_log,
+        load_training_frame,
+        prepare_training_frame,
+        register_trained,
+    )
+
+    settings = Settings()
+    engine = create_db_engine(settings.resolved_database_url)
+    upgrade(engine)
+    if target != "traffic":
+        raise typer.BadParameter("only traffic has bundled data to time", param_hint="--target")
+    from hourcast.ingest import ingest_traffic
+
+    ingest_traffic(engine, settings=settings)
+    engine.dispose()
+
+    steps: list[tuple[str, float]] = []
+    started = time.perf_counter()
+
+    def lap(name: str, since: float) -> float:
+        now = time.perf_counter()
+        steps.append((name, now - since))
+        return now
+
+    mark = time.perf_counter()
+    frame = load_training_frame(settings=settings, train_end=None, target=target)
+    mark = lap("load", mark)
+    frame = prepare_training_frame(frame)
+    mark = lap("prepare", mark)
+    trained = fit_and_log(frame, target=target, settings=settings, train_end=None)
+    mark = lap("backtest + fit + log", mark)
+    registered = register_trained(trained, settings=settings)
+    lap("register (gate)", mark)
+    total = time.perf_counter() - started
+
+    table = Table(title=f"train_{target} pipeline, {os.cpu_count()} cores, tuning off")
+    table.add_column("step")
+    table.add_column("seconds", justify="right")
+    for name, seconds in steps:
+        table.add_row(name, f"{seconds:.1f}")
+    table.add_row("[bold]total[/bold]", f"[bold]{total:.1f}[/bold]")
+    console.print(table)
+    console.print(
+        f"holdout MAE {trained.metrics['holdout_mae']:.2f}, coverage 80% "
+        f"{trained.metrics.get('holdout_coverage_80', float('nan')):.1%}, 95% "
+        f"{trained.metrics.get('holdout_coverage_95', float('nan')):.1%}; "
+        f"registered v{registered.version} as @{registered.alias}"
+    )
+    verdict = "within" if total <= budget else "OVER"
+    console.print(f"total {total:.1f} s: {verdict} the {budget:.0f} s budget")
+
+
+if __name__ == "__main__":
+    typer.run(main)

@@ -1,0 +1,211 @@
+"""Forecaster: fit, predict (direct and recursive), intervals, gaps, global model, save/load."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_allclose
+
+from hourcast.baselines import persistence
+from hourcast.features import FeatureConfig
+from hourcast.forecaster import Forecaster, NotFittedError
+
+CONFIG = FeatureConfig(
+    lags=(1, 2, 24, 168),
+    rolling_means=((1, 24),),
+    rolling_stds=(),
+    seasonal_rolling_means=((24, 24, 3),),
+    timezone="America/Chicago",
+    holiday_calendar="US-MN",
+)
+PARAMS = {"objective": "reg:absoluteerror", "eta": 0.2, "max_depth": 4, "nthread": 2, "seed": 1}
+
+
+def _series(days: int = 70, level: float = 1000.0, seed: int = 0) -> pd.Series:
+    rng = np.random.default_rng(seed)
+    hours = 24 * days
+    index = pd.date_range("2018-03-01", periods=hours, freq="h", tz="UTC")
+    t = np.arange(hours)
+    weekly = np.where((t // 24) % 7 >= 5, 0.6, 1.0)
+    values = level * (1 + 0.5 * np.sin(2 * np.pi * t / 24)) * weekly
+    values = values + rng.normal(0, 0.03 * level, hours)
+    return pd.Series(values, index=index)
+
+
+def _forecaster(**overrides) -> Forecaster:
+    kwargs = {"params": dict(PARAMS), "num_boost_round": 40, "calibration_days": 14}
+    return Forecaster(CONFIG, **{**kwargs, **overrides})
+
+
+@pytest.fixture(scope="module")
+def fitted() -> tuple[Forecaster, pd.Series]:
+    series = _series()
+    return _forecaster().fit(series.iloc[:-48]), series
+
+
+@pytest.mark.parametrize("horizon", [1, 24, 30])
+def test_predict_starts_after_the_last_observed_hour(fitted, horizon: int) -> None:
+    forecaster, series = fitted
+    history = series.iloc[-48 - CONFIG.lookback : -48]
+    forecast = forecaster.predict(history, horizon)
+    assert len(forecast) == horizon
+    assert forecast.index[0] == history.index[-1] + pd.Timedelta(hours=1)
+    assert forecast.index.freq == "h"
+    assert str(forecast.index.tz) == "UTC"
+    assert np.isfinite(forecast).all()
+
+
+def test_direct_forecast_beats_persistence_on_a_seasonal_series(fitted) -> None:
+    forecaster, series = fitted
+    history, future = series.iloc[:-48], series.iloc[-48:-24]
+    ours = forecaster.predict(history, 24)
+    naive = persistence(history, 24)
+    mae = np.mean(np.abs(ours.to_numpy() - future.to_numpy()))
+    assert mae < 0.5 * np.mean(np.abs(naive.to_numpy() - future.to_numpy()))
+    assert mae < 0.1 * series.mean()
+
+
+def test_gaps_in_history_are_tolerated(fitted) -> None:
+    forecaster, series = fitted
+    history = series.iloc[-48 - CONFIG.lookback : -48].copy()
+    history.iloc[-30:-20] = np.nan  # a gap inside
+    history = history.drop(history.index[-60:-50])  # missing hours
+    history.iloc[-3:] = np.nan  # the last three hours unknown
+    forecast = forecaster.predict(history, 24)
+    assert forecast.index[0] == history.dropna().index[-1] + pd.Timedelta(hours=1)
+    assert np.isfinite(forecast).all()
+
+
+def test_history_shorter_than_lookback_still_forecasts(fitted) -> None:
+    forecaster, series = fitted
+    forecast = forecaster.predict(series.iloc[-100:-48], 24)
+    assert np.isfinite(forecast).all()
+
+
+def test_predict_uses_only_the_last_lookback_hours(fitted) -> None:
+    forecaster, series = fitted
+    full = series.iloc[:-48]
+    tail = full.iloc[-CONFIG.lookback :]
+    assert_allclose(forecaster.predict(full, 24), forecaster.predict(tail, 24))
+
+
+def test_intervals_are_nested_and_cover_about_their_level() -> None:
+    series = _series(70)
+    forecaster = _forecaster().fit(series.iloc[: -24 * 7])
+    assert np.asarray(forecaster.interval_quantiles["80"]).shape == (24, 24, 2)
+    inside = {80: [], 95: []}
+    for day in range(7, 0, -1):
+        origin = len(series) - 24 * day
+        frame = forecaster.predict_intervals(series.iloc[:origin], 24)
+        assert list(frame.columns) == ["value", "lo_80", "hi_80", "lo_95", "hi_95"]
+        assert (frame["lo_95"] <= frame["lo_80"]).all()
+        assert (frame["lo_80"] <= frame["hi_80"]).all()
+        assert (frame["hi_80"] <= frame["hi_95"]).all()
+        actual = series.iloc[origin : origin + 24].to_numpy()
+        for level, hits in inside.items():
+            low, high = frame[f"lo_{level}"].to_numpy(), frame[f"hi_{level}"].to_numpy()
+            hits.extend((actual >= low) & (actual <= high))
+    assert 0.6 <= np.mean(inside[80]) <= 0.95
+    assert 0.8 <= np.mean(inside[95]) <= 1.0
+    assert np.mean(inside[95]) > np.mean(inside[80])
+    with pytest.raises(ValueError, match="levels"):
+        forecaster.predict_intervals(series, 24, levels=(50,))
+
+
+def test_no_intervals_without_calibration() -> None:
+    forecaster = _forecaster(calibration_days=0).fit(_series(40))
+    assert forecaster.interval_quantiles == {}
+    with pytest.raises(ValueError, match="calibrated"):
+        forecaster.predict_intervals(_series(40), 24)
+
+
+def test_save_and_load_round_trip(fitted, tmp_path: Path) -> None:
+    forecaster, series = fitted
+    folder = forecaster.save(tmp_path / "model")
+    assert (folder / "booster.ubj").exists()
+    spec = json.loads((folder / "forecaster.json").read_text())
+    assert spec["strategy"] == "direct"
+    assert spec["interval_quantiles"]["95"]
+    loaded = Forecaster.load(folder)
+    history = series.iloc[:-48]
+    pd.testing.assert_frame_equal(
+        loaded.predict_intervals(history, 30), forecaster.predict_intervals(history, 30)
+    )
+    assert loaded.config == forecaster.config
+    assert loaded.config.lookback == CONFIG.lookback
+    assert loaded.trained_until == forecaster.trained_until
+
+
+def test_load_refuses_an_older_format(fitted, tmp_path: Path) -> None:
+    forecaster, _ = fitted
+    folder = forecaster.save(tmp_path / "model")
+    spec = json.loads((folder / "forecaster.json").read_text())
+    spec["format_version"] = 1
+    (folder / "forecaster.json").write_text(json.dumps(spec))
+    with pytest.raises(ValueError, match="format"):
+        Forecaster.load(folder)
+
+
+def test_recursive_strategy_fits_and_predicts() -> None:
+    series = _series(50)
+    forecaster = _forecaster(strategy="recursive", calibration_days=0).fit(series.iloc[:-24])
+    forecast = forecaster.predict(series.iloc[:-24], 24)
+    assert len(forecast) == 24
+    mae = np.mean(np.abs(forecast.to_numpy() - series.iloc[-24:].to_numpy()))
+    assert mae < 0.15 * series.mean()
+
+
+@pytest.mark.parametrize("transform", ["none", "log1p", "scale"])
+def test_target_transforms_give_finite_nonnegative_forecasts(transform: str) -> None:
+    series = _series(40)
+    forecaster = _forecaster(target_transform=transform, calibration_days=0).fit(series)
+    forecast = forecaster.predict(series, 24)
+    assert np.isfinite(forecast).all()
+    assert (forecast >= 0).all()
+
+
+def test_global_model_tells_series_apart() -> None:
+    small, large = _series(50, level=100.0, seed=1), _series(50, level=5000.0, seed=2)
+    forecaster = _forecaster(target_transform="none", calibration_days=0).fit(
+        {"small": small, "large": large}
+    )
+    assert forecaster.series_codes == {"large": 0, "small": 1}
+    low = forecaster.predict(small, 24, series_id="small")
+    high = forecaster.predict(large, 24, series_id="large")
+    assert high.mean() > 10 * low.mean()
+    with pytest.raises(ValueError, match="series_id"):
+        forecaster.predict(small, 24)
+
+
+def test_errors_before_fit_and_on_bad_arguments(fitted) -> None:
+    with pytest.raises(NotFittedError):
+        _forecaster().predict(_series(10), 24)
+    with pytest.raises(ValueError, match="strategy"):
+        _forecaster(strategy="sideways")
+    forecaster, series = fitted
+    with pytest.raises(ValueError, match="horizon"):
+        forecaster.predict(series, 0)
+    with pytest.raises(ValueError, match="observed hours"):
+        _forecaster().fit(_series(10))
+
+
+@pytest.mark.parametrize("transform", ["none", "scale"])
+def test_training_and_calibration_rows_use_only_values_before_the_origin(
+    fitted, transform: str
+) -> None:
+    forecaster, series = fitted
+    forecaster = _forecaster(target_transform=transform)
+    forecaster.feature_names = forecaster._names()
+    values = series.copy()
+    values.iloc[300:500] = np.nan  # a long gap: the level falls back to older values
+    origin = 520
+    steps = np.arange(1, 25)
+    origins = np.full(24, origin)
+    before, levels = forecaster._direct_design(values, origins, steps, None, 0.0)
+    changed = values.copy()
+    changed.iloc[origin:] = changed.iloc[origin:] * 7 + 500
+    after, levels_after = forecaster._direct_design(changed, origins, steps, None, 0.0)
+    np.testing.assert_array_equal(before, after)
+    np.testing.assert_array_equal(levels, levels_after)
