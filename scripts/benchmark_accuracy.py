@@ -71,7 +71,7 @@ HORIZON = 24
 SEED = 0
 LEVELS = (80, 95)
 
-console = Console()
+console = Console(width=max(Console().width, 100))
 app = typer.Typer(add_completion=False, help=__doc__.split("\n\n")[0])
 
 
@@ -179,6 +179,7 @@ class Run:
     seconds: float
     intervals: pd.DataFrame | None = None
     latency_ms: tuple[float, float] | None = None
+    cpu_seconds: float | None = None
 
 
 def run_hourcast(
@@ -201,9 +202,10 @@ def run_hourcast(
 
         return forecast
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     result = rolling_origin(data.series, fit, origins, horizon=HORIZON)
     seconds = time.perf_counter() - started
+    cpu_seconds = time.process_time() - cpu_started
     wanted = pd.DatetimeIndex(result["ts"])
     intervals = pd.concat(frames)
     intervals = intervals[~intervals.index.duplicated(keep="last")].reindex(wanted)
@@ -212,6 +214,7 @@ def run_hourcast(
         seconds=seconds,
         intervals=intervals,
         latency_ms=_latency(forecaster, data.series, origins[-1]),
+        cpu_seconds=cpu_seconds,
     )
 
 
@@ -444,10 +447,15 @@ def benchmark_series(
             continue
         coverage = _coverage(run.intervals, actual)
         median, worst = run.latency_ms or (float("nan"), float("nan"))
-        report.setdefault("hourcast", {})[name] = {**coverage, "latency_ms": [median, worst]}
+        report.setdefault("hourcast", {})[name] = {
+            **coverage,
+            "latency_ms": [median, worst],
+            "cpu_seconds": run.cpu_seconds,
+        }
         console.print(
             f"{name}: training (features, calibration fit, fit, {len(origins)}-origin "
-            f"backtest) {run.seconds:.1f} s wall; 24-h predict from a lookback-long "
+            f"backtest) {run.seconds:.1f} s wall ({run.cpu_seconds:.1f} s CPU); 24-h predict "
+            f"from a lookback-long "
             f"history: median {median:.1f} ms, worst {worst:.1f} ms; intervals: "
             + ", ".join(
                 f"{level}% covers {coverage[f'coverage_{level}']:.1f}% "
