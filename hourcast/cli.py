@@ -53,12 +53,24 @@ TrainEndOption = Annotated[
         "no offset means UTC). Default: all stored data.",
     ),
 ]
+TuneOption = Annotated[
+    int, typer.Option("--tune-trials", min=0, help="Optuna trials before training; 0 = no tuning.")
+]
+BudgetOption = Annotated[
+    float, typer.Option("--tune-budget", min=1, help="Seconds the tuning may take.")
+]
 TreesOption = Annotated[
     int, typer.Option("--num-boost-round", min=0, help="Trees; 0 = the preset's.")
 ]
 
 
-def _train(target: str, train_end: Optional[str], num_boost_round: int) -> None:
+def _train(
+    target: str,
+    train_end: Optional[str],
+    num_boost_round: int,
+    tune_trials: int = 0,
+    tune_budget: float = 600.0,
+) -> None:
     from hourcast.timeutil import parse_instant
     from hourcast.training import train_target
 
@@ -69,7 +81,12 @@ def _train(target: str, train_end: Optional[str], num_boost_round: int) -> None:
         raise typer.BadParameter(str(exc).split(": ", 1)[-1], param_hint="--train-end") from exc
     with console.status(f"training {target}: backtest, fit, log, register"):
         registered = train_target(
-            target, settings=settings, train_end=cutoff, num_boost_round=num_boost_round or None
+            target,
+            settings=settings,
+            train_end=cutoff,
+            num_boost_round=num_boost_round or None,
+            tune_trials=tune_trials,
+            tune_budget_s=tune_budget,
         )
     console.print(
         f"registered {registered.name} version {registered.version} as @{registered.alias} "
@@ -79,16 +96,24 @@ def _train(target: str, train_end: Optional[str], num_boost_round: int) -> None:
 
 @train_app.command("traffic")
 def train_traffic_command(
-    train_end: TrainEndOption = None, num_boost_round: TreesOption = 0
+    train_end: TrainEndOption = None,
+    num_boost_round: TreesOption = 0,
+    tune_trials: TuneOption = 0,
+    tune_budget: BudgetOption = 600.0,
 ) -> None:
     """Train the traffic forecaster; it becomes champion only if it beats the champion by 1 %."""
-    _train("traffic", train_end, num_boost_round)
+    _train("traffic", train_end, num_boost_round, tune_trials, tune_budget)
 
 
 @train_app.command("pm25")
-def train_pm25_command(train_end: TrainEndOption = None, num_boost_round: TreesOption = 0) -> None:
+def train_pm25_command(
+    train_end: TrainEndOption = None,
+    num_boost_round: TreesOption = 0,
+    tune_trials: TuneOption = 0,
+    tune_budget: BudgetOption = 600.0,
+) -> None:
     """Train the global PM2.5 forecaster over every stored OpenAQ PM2.5 sensor."""
-    _train("pm25", train_end, num_boost_round)
+    _train("pm25", train_end, num_boost_round, tune_trials, tune_budget)
 
 
 def _stack_services(*, mage: bool, moto: bool) -> list[Any]:

@@ -51,8 +51,10 @@ __all__ = [
     "prepare_training_frame",
     "prepare_training_series",
     "register_trained",
+    "backtest_window",
     "train_series",
     "train_target",
+    "tuned_settings",
 ]
 
 HOLDOUT_DAYS = 14
@@ -197,6 +199,16 @@ def _series_map(frame: pd.DataFrame) -> dict[str, pd.Series]:
         str(sid): pd.Series(group["value"].to_numpy(float), index=pd.DatetimeIndex(group["ts"]))
         for sid, group in frame.groupby("series_id", sort=True)
     }
+
+
+def backtest_window(
+    frame: pd.DataFrame, days: int
+) -> tuple[dict[str, pd.Series], str, pd.DatetimeIndex]:
+    """Series by id, the calendar time zone, and the last ``days`` local-midnight origins."""
+    series_map = _series_map(frame)
+    timezone = str(frame["timezone"].iloc[0])
+    longest = max(series_map.values(), key=len)
+    return series_map, timezone, daily_origins(longest.index, timezone=timezone, n_origins=days)
 
 
 # ----------------------------------------------------------------------------- model
@@ -380,10 +392,7 @@ def fit_and_log(
             }
         )
     goal = get_target(target)
-    series_map = _series_map(frame)
-    timezone = str(frame["timezone"].iloc[0])
-    longest = max(series_map.values(), key=len)
-    origins = daily_origins(longest.index, timezone=timezone, n_origins=holdout_days)
+    series_map, timezone, origins = backtest_window(frame, holdout_days)
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
     mlflow.set_experiment(goal.model_name)
     started = time.perf_counter()
@@ -535,23 +544,42 @@ def register_trained(
     )
 
 
+def tuned_settings(
+    frame: pd.DataFrame, *, target: str, settings: Settings, trials: int, budget_s: float
+) -> tuple[int, dict[str, Any]]:
+    """Run the Optuna search; returns the best tree count and booster parameters."""
+    from hourcast.tuning import tune
+
+    best = tune(frame, target=target, settings=settings, n_trials=trials, timeout_s=budget_s)
+    params = dict(best.best_params)
+    return int(params.pop("num_boost_round")), params
+
+
 def train_target(
     target: str,
     *,
     settings: Settings,
     train_end: pd.Timestamp | None = None,
     num_boost_round: int | None = None,
+    tune_trials: int = 0,
+    tune_budget_s: float = 600.0,
 ) -> RegisteredVersion:
-    """The whole chain: load, prepare, backtest, fit and log, register through the gate."""
+    """The whole chain: load, prepare, (tune), backtest, fit and log, register through the gate."""
     frame = prepare_training_frame(
         load_training_frame(settings=settings, train_end=train_end, target=target)
     )
+    params = None
+    if tune_trials:
+        num_boost_round, params = tuned_settings(
+            frame, target=target, settings=settings, trials=tune_trials, budget_s=tune_budget_s
+        )
     trained = fit_and_log(
         frame,
         target=target,
         settings=settings,
         train_end=train_end,
         num_boost_round=num_boost_round,
+        params=params,
     )
     return register_trained(trained, settings=settings)
 
