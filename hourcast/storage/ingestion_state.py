@@ -15,6 +15,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, Table, and_, case, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from hourcast.storage.db import connected
 from hourcast.storage.schema import (
     RUN_STATUSES,
     ingestion_runs,
@@ -90,11 +91,8 @@ class Watermark:
 def get_watermark(connection: Connection | Engine, *, series_id: str) -> Watermark | None:
     """The watermark of ``series_id``, or None before its first stored hour."""
     query = select(ingestion_watermarks).where(ingestion_watermarks.c.series_id == series_id)
-    if isinstance(connection, Engine):
-        with connection.connect() as conn:
-            row = conn.execute(query).mappings().first()
-    else:
-        row = connection.execute(query).mappings().first()
+    with connected(connection) as conn:
+        row = conn.execute(query).mappings().first()
     if row is None:
         return None
     return Watermark(
@@ -302,11 +300,8 @@ def get_source_object(
     query = select(source_objects).where(
         source_objects.c.source == source, source_objects.c.key == key
     )
-    if isinstance(connection, Engine):
-        with connection.connect() as conn:
-            row = conn.execute(query).mappings().first()
-    else:
-        row = connection.execute(query).mappings().first()
+    with connected(connection) as conn:
+        row = conn.execute(query).mappings().first()
     if row is None:
         return None
     return SourceObject(

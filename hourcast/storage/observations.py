@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from hourcast.series import SeriesSpec
+from hourcast.storage.db import connected
 from hourcast.storage.schema import observations, series
 
 __all__ = [
@@ -188,11 +189,8 @@ def load_observations(
         query = query.where(observations.c.ts >= _to_utc_datetime(start))
     if end is not None:
         query = query.where(observations.c.ts <= _to_utc_datetime(end))
-    if isinstance(engine, Engine):
-        with engine.connect() as connection:
-            rows = connection.execute(query.order_by(observations.c.ts)).all()
-    else:
-        rows = engine.execute(query.order_by(observations.c.ts)).all()
+    with connected(engine) as connection:
+        rows = connection.execute(query.order_by(observations.c.ts)).all()
     return _frame_from_rows([tuple(r) for r in rows], with_covariates)
 
 
