@@ -26,12 +26,12 @@ from sqlalchemy import Engine, select
 
 from hourcast.backtest import daily_origins, forecast_from
 from hourcast.baselines import seasonal_naive
-from hourcast.features import FeatureConfig, regularize
+from hourcast.features import regularize
 from hourcast.forecaster import Forecaster
 from hourcast.metrics import mase_scale, score, score_by_step
 from hourcast.models import preset_for
 from hourcast.registry import apply_decision, champion_version, decide_promotion
-from hourcast.series import TRAFFIC_I94, SeriesSpec
+from hourcast.series import TRAFFIC_I94
 from hourcast.settings import Settings
 from hourcast.storage.db import create_db_engine
 from hourcast.storage.observations import load_observations
@@ -46,13 +46,10 @@ __all__ = [
     "TrainedRun",
     "backtest",
     "backtest_window",
-    "feature_config_for",
     "fit_and_log",
     "load_training_frame",
     "prepare_training_frame",
-    "prepare_training_series",
     "register_trained",
-    "train_series",
     "train_target",
     "tuned_settings",
 ]
@@ -185,15 +182,6 @@ def prepare_training_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def prepare_training_series(frame: pd.DataFrame) -> pd.Series:
-    """One regular hourly series from a ``ts``/``value`` frame (single-series helper)."""
-    if frame["ts"].duplicated().any():
-        raise ValueError("duplicate hours in the training data")
-    return regularize(
-        pd.Series(frame["value"].to_numpy(float), index=pd.DatetimeIndex(frame["ts"]))
-    )
-
-
 def _series_map(frame: pd.DataFrame) -> dict[str, pd.Series]:
     return {
         str(sid): pd.Series(group["value"].to_numpy(float), index=pd.DatetimeIndex(group["ts"]))
@@ -212,13 +200,6 @@ def backtest_window(
 
 
 # ----------------------------------------------------------------------------- model
-def feature_config_for(spec: SeriesSpec) -> FeatureConfig:
-    """The feature configuration a series is trained with (its source's preset)."""
-    return preset_for(spec.source).feature_config(
-        timezone=spec.timezone, holiday_calendar=spec.holiday_calendar
-    )
-
-
 def _new_forecaster(
     target: Target, timezone: str, num_boost_round: int | None, params: dict[str, Any] | None
 ) -> Forecaster:
@@ -359,7 +340,7 @@ def _content_hash(frame: pd.DataFrame) -> str:
 
 # ----------------------------------------------------------------------------- fit and log
 def fit_and_log(
-    frame: pd.DataFrame | pd.Series,
+    frame: pd.DataFrame,
     *,
     target: str = "traffic",
     settings: Settings,
@@ -367,30 +348,18 @@ def fit_and_log(
     num_boost_round: int | None = None,
     params: dict[str, Any] | None = None,
     holdout_days: int = HOLDOUT_DAYS,
-    spec: SeriesSpec | None = None,
 ) -> TrainedRun:
     """Backtest on the last ``holdout_days``, refit on everything, log both to a new run.
 
     Args:
-        frame: Output of :func:`prepare_training_frame` (or one regular series).
+        frame: Output of :func:`prepare_training_frame`.
         target: ``traffic`` or ``pm25``.
         settings: Tracking URI and friends.
         train_end: The cutoff the data was loaded with (logged).
         num_boost_round: Trees; defaults to the preset's.
         params: XGBoost parameters over the preset's (e.g. from tuning).
         holdout_days: Daily origins in the backtest window.
-        spec: With a single series given as ``pd.Series``: its spec.
     """
-    if isinstance(frame, pd.Series):
-        spec = spec or TRAFFIC_I94
-        frame = pd.DataFrame(
-            {
-                "series_id": spec.series_id,
-                "ts": frame.index,
-                "value": frame.to_numpy(),
-                "timezone": spec.timezone,
-            }
-        )
     goal = get_target(target)
     series_map, timezone, origins = backtest_window(frame, holdout_days)
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
@@ -582,11 +551,3 @@ def train_target(
         params=params,
     )
     return register_trained(trained, settings=settings)
-
-
-def train_series(
-    series_id: str, *, settings: Settings, train_end: pd.Timestamp | None = None
-) -> RegisteredVersion:
-    """Train the target a series belongs to (kept for the CLI's ``train traffic``)."""
-    target = "traffic" if series_id == TRAFFIC_I94.series_id else "pm25"
-    return train_target(target, settings=settings, train_end=train_end)
