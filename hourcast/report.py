@@ -10,7 +10,6 @@ import httpx
 import pandas as pd
 from rich.table import Table
 
-from hourcast.series import get_series
 from hourcast.settings import Settings
 from hourcast.storage.db import create_db_engine
 from hourcast.storage.observations import load_observations
@@ -46,21 +45,27 @@ def fetch_forecast(
 
 
 def forecast_table(response: dict[str, Any]) -> Table:
-    """A rich table of the forecast, in UTC and in the series' local time."""
-    spec = get_series(response["series_id"])
+    """A rich table of the forecast, in UTC and in the series' local time, with its intervals."""
+    timezone = response["timezone"]
     model = response["model"]
     table = Table(
         title=f"{response['series_id']}: {model['name']} v{model['version']}",
-        caption=f"{spec.parameter} ({spec.units})",
+        caption=f"{response['parameter']} ({response['units']})",
     )
     table.add_column("hour (UTC)")
-    table.add_column(f"local ({spec.timezone})")
+    table.add_column(f"local ({timezone})")
     table.add_column("forecast", justify="right")
+    for level in response["levels"]:
+        table.add_column(f"{level} % interval", justify="right")
     for point in response["forecast"]:
         ts = pd.Timestamp(point["ts"])
-        local = ts.tz_convert(spec.timezone)
+        local = ts.tz_convert(timezone)
+        intervals = [f"{i['lower']:,.0f} - {i['upper']:,.0f}" for i in point["intervals"]]
         table.add_row(
-            ts.strftime("%Y-%m-%d %H:%M"), local.strftime("%a %H:%M"), f"{point['value']:,.0f}"
+            ts.strftime("%Y-%m-%d %H:%M"),
+            local.strftime("%a %H:%M"),
+            f"{point['value']:,.0f}",
+            *intervals,
         )
     return table
 
@@ -72,30 +77,39 @@ def plot_forecast(response: dict[str, Any], *, settings: Settings, path: Path) -
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    spec = get_series(response["series_id"])
+    series_id, timezone = response["series_id"], response["timezone"]
     forecast = pd.DataFrame(response["forecast"])
     forecast["ts"] = pd.to_datetime(forecast["ts"], utc=True)
     start = forecast["ts"].min() - pd.Timedelta(days=7)
     engine = create_db_engine(settings.resolved_database_url)
     try:
-        history = load_observations(engine, series_id=spec.series_id, start=start)
+        history = load_observations(engine, series_id=series_id, start=start)
     finally:
         engine.dispose()
     figure, axis = plt.subplots(figsize=(12, 4.5), dpi=110)
+    axis.plot(history["ts"].dt.tz_convert(timezone), history["value"], label="observed", lw=1.2)
     axis.plot(
-        history["ts"].dt.tz_convert(spec.timezone), history["value"], label="observed", lw=1.2
-    )
-    axis.plot(
-        forecast["ts"].dt.tz_convert(spec.timezone),
+        forecast["ts"].dt.tz_convert(timezone),
         forecast["value"],
         label=f"forecast ({response['model']['name']} v{response['model']['version']})",
         lw=2,
         color="tab:orange",
     )
-    axis.axvline(forecast["ts"].min().tz_convert(spec.timezone), color="grey", ls="--", lw=0.8)
-    axis.set_title(f"{spec.series_id}: last week and the next {len(forecast)} hours")
-    axis.set_ylabel(f"{spec.parameter} ({spec.units})")
-    axis.set_xlabel(f"local time ({spec.timezone})")
+    if response["levels"]:
+        level = response["levels"][0]  # the narrowest; a second band would hide the first
+        bounds = [point["intervals"][0] for point in response["forecast"]]
+        axis.fill_between(
+            forecast["ts"].dt.tz_convert(timezone),
+            [b["lower"] for b in bounds],
+            [b["upper"] for b in bounds],
+            color="tab:orange",
+            alpha=0.25,
+            label=f"{level} % interval",
+        )
+    axis.axvline(forecast["ts"].min().tz_convert(timezone), color="grey", ls="--", lw=0.8)
+    axis.set_title(f"{series_id}: last week and the next {len(forecast)} hours")
+    axis.set_ylabel(f"{response['parameter']} ({response['units']})")
+    axis.set_xlabel(f"local time ({timezone})")
     axis.legend(loc="upper left")
     axis.grid(alpha=0.3)
     figure.autofmt_xdate()

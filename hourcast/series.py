@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 __all__ = [
@@ -13,17 +14,28 @@ __all__ = [
     "openaq_sensor_spec",
 ]
 
+_MAX_NAMED = 20  # a global model may know many sensors; an error message names this many
+
 
 class UnknownSeriesError(KeyError):
-    """A series id that no model serves."""
+    """A series id that no model serves.
 
-    def __init__(self, series_id: str) -> None:
+    Args:
+        series_id: The id asked for.
+        known: The ids that are served; defaults to ``KNOWN_SERIES``.
+    """
+
+    def __init__(self, series_id: str, known: Iterable[str] | None = None) -> None:
         super().__init__(series_id)
         self.series_id = series_id
+        self.known = sorted(KNOWN_SERIES if known is None else known)
 
     def __str__(self) -> str:
-        known = ", ".join(sorted(KNOWN_SERIES))
-        return f"unknown series_id {self.series_id!r}; known series: {known}"
+        shown = ", ".join(self.known[:_MAX_NAMED]) or "none"
+        more = len(self.known) - _MAX_NAMED
+        if more > 0:
+            shown += f" and {more} more (GET /v1/models lists them)"
+        return f"unknown series_id {self.series_id!r}; known series: {shown}"
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from hourcast.secrets import is_secret_arn, resolve_secret
 
@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     api_model_retry_seconds: float = Field(
         default=5.0, gt=0, description="How often the API retries loading a missing champion."
     )
+    # NoDecode: the environment gives "traffic,pm25", not JSON.
+    api_models: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=("traffic", "pm25"),
+        min_length=1,
+        description="Training targets whose models the API serves, comma-separated.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -78,6 +84,16 @@ class Settings(BaseSettings):
             if value.startswith(prefix):
                 return "postgresql+psycopg2://" + value[len(prefix) :]
         return value
+
+    @field_validator("api_models", mode="before")
+    @classmethod
+    def _split_names(cls, value: Any) -> Any:
+        names = value.split(",") if isinstance(value, str) else value
+        if isinstance(names, list | tuple):
+            names = tuple(str(name).strip() for name in names if str(name).strip())
+            if len(set(names)) != len(names):
+                raise ValueError("a model is named more than once")
+        return names
 
     @property
     def resolved_database_url(self) -> str:

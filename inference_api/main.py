@@ -14,10 +14,11 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from hourcast import __version__
-from hourcast.series import KNOWN_SERIES, SeriesSpec
+from hourcast.serving import served_targets
 from hourcast.settings import Settings, get_settings
 from hourcast.storage.db import create_db_engine
 from hourcast.tracking import ServedModel, load_model_by_alias
+from hourcast.training import Target
 from inference_api.metrics import install_metrics
 from inference_api.model_store import Loader, ModelStore
 from inference_api.routes import forecast, health, models
@@ -28,12 +29,12 @@ log = logging.getLogger("inference_api")
 
 
 def registry_loader(settings: Settings) -> Loader:
-    """Load ``<model name>@<alias>`` of a series from the MLflow registry."""
+    """Load ``<model name>@<alias>`` of a training target from the MLflow registry."""
 
-    def load(spec: SeriesSpec) -> ServedModel:
+    def load(target: Target) -> ServedModel:
         return load_model_by_alias(
             tracking_uri=settings.mlflow_tracking_uri,
-            name=spec.model_name,
+            name=target.model_name,
             alias=settings.model_alias,
         )
 
@@ -43,13 +44,14 @@ def registry_loader(settings: Settings) -> Loader:
 def create_app(settings: Settings | None = None, loader: Loader | None = None) -> FastAPI:
     """Build the app; models load at start-up (retried in the background until found)."""
     settings = settings or get_settings()
+    targets = served_targets(settings.api_models)  # fails at start-up on an unknown name
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.engine = create_db_engine(settings.resolved_database_url)
         store = ModelStore(
-            list(KNOWN_SERIES.values()),
+            targets,
             loader or registry_loader(settings),
             settings.api_model_retry_seconds,
         )

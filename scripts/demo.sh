@@ -10,6 +10,8 @@ api_port="${HOURCAST_API_PORT:-8000}"
 mage_port="${HOURCAST_MAGE_PORT:-6789}"
 export HOURCAST_MLFLOW_TRACKING_URI="http://127.0.0.1:${mlflow_port}"
 export MAGE_DATA_DIR="${HOURCAST_HOME}/run/mage_data"
+# The demo trains the traffic model only; an API that also waited for pm25 would never be ready.
+export HOURCAST_API_MODELS="${HOURCAST_API_MODELS:-traffic}"
 hourcast=.venv/bin/hourcast
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }

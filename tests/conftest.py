@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+import uvicorn
 
 from hourcast import devstack
 
@@ -150,3 +154,27 @@ def mage_python() -> Path:
 def python_bin() -> Path:
     """Folder of the running interpreter's console scripts (hourcast, uvicorn, mlflow)."""
     return Path(sys.executable).parent
+
+
+class ApiServer:
+    """An ASGI app under uvicorn in a thread: ``with ApiServer(app) as url``."""
+
+    def __init__(self, app: Any) -> None:
+        self.port = devstack.free_port()
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        )
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.05)
+        return f"http://127.0.0.1:{self.port}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)

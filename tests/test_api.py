@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,18 +10,19 @@ from typing import Any
 import httpx
 import pandas as pd
 import pytest
-import uvicorn
 
-from hourcast import devstack
 from hourcast.features import FeatureConfig
 from hourcast.forecaster import Forecaster
-from hourcast.series import TRAFFIC_I94, SeriesSpec
+from hourcast.series import TRAFFIC_I94
 from hourcast.settings import BUNDLED_TRAFFIC_CSV, Settings
 from hourcast.sources.traffic import load_traffic
 from hourcast.storage.db import create_db_engine, upgrade
 from hourcast.storage.observations import register_series, upsert_observations
 from hourcast.tracking import ServedModel
+from hourcast.training import Target
 from inference_api.main import create_app
+from inference_api.schemas import FORECAST_EXAMPLES, ForecastRequest
+from tests.conftest import ApiServer
 
 SERIES = TRAFFIC_I94.series_id
 
@@ -37,29 +37,8 @@ def traffic() -> pd.DataFrame:
 def forecaster(traffic: pd.DataFrame) -> Forecaster:
     series = pd.Series(traffic.value.to_numpy(), index=pd.DatetimeIndex(traffic.ts))
     config = FeatureConfig(timezone=TRAFFIC_I94.timezone, holiday_calendar="US-MN")
-    return Forecaster(config, num_boost_round=30).fit(series)
-
-
-class _Server:
-    def __init__(self, app: Any) -> None:
-        self.port = devstack.free_port()
-        self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        )
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.05)
-        return f"http://127.0.0.1:{self.port}"
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+    # Keyed by the series id, as training fits it.
+    return Forecaster(config, num_boost_round=30).fit({SERIES: series})
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +46,9 @@ def api(
     tmp_path_factory: pytest.TempPathFactory, traffic: pd.DataFrame, forecaster: Forecaster
 ) -> Iterator[str]:
     db = tmp_path_factory.mktemp("api") / "store.db"
-    settings = Settings(database_url=f"sqlite:///{db}", api_max_horizon=168)
+    settings = Settings(
+        database_url=f"sqlite:///{db}", api_max_horizon=168, api_models=("traffic",)
+    )
     engine = create_db_engine(settings.resolved_database_url)
     upgrade(engine)
     with engine.begin() as connection:
@@ -75,10 +56,10 @@ def api(
         upsert_observations(connection, series_id=SERIES, frame=traffic[["ts", "value"]])
     engine.dispose()
 
-    def loader(spec: SeriesSpec) -> ServedModel:
-        return ServedModel(spec.model_name, "7", "run-abc", "champion", forecaster)
+    def loader(target: Target) -> ServedModel:
+        return ServedModel(target.model_name, "7", "run-abc", "champion", forecaster)
 
-    with _Server(create_app(settings, loader)) as url:
+    with ApiServer(create_app(settings, loader)) as url:
         yield url
 
 
@@ -92,6 +73,7 @@ def test_health_and_models(api: str) -> None:
     models = httpx.get(f"{api}/v1/models").json()["models"]
     assert models == [
         {
+            "target": "traffic",
             "series_id": SERIES,
             "name": "hourcast-traffic-volume",
             "alias": "champion",
@@ -99,6 +81,8 @@ def test_health_and_models(api: str) -> None:
             "run_id": "run-abc",
             "loaded": True,
             "error": None,
+            "series_ids": [SERIES],
+            "levels": [80, 95],
         }
     ]
 
@@ -116,6 +100,40 @@ def test_forecast_from_stored_observations(api: str, traffic: pd.DataFrame) -> N
     values = [p["value"] for p in body["forecast"]]
     assert min(values) > 0
     assert max(values) < 8000
+    assert (body["parameter"], body["units"], body["timezone"]) == (
+        "traffic_volume",
+        "vehicles/h",
+        "America/Chicago",
+    )
+    # Both calibrated interval levels by default, nested. (Conformal intervals come from
+    # residual quantiles, so an interval need not contain its point forecast.)
+    assert body["levels"] == [80, 95]
+    assert body["notes"] == []
+    for point in body["forecast"]:
+        inner, outer = point["intervals"]
+        assert (inner["level"], outer["level"]) == (80, 95)
+        assert outer["lower"] <= inner["lower"] <= inner["upper"] <= outer["upper"]
+
+
+@pytest.mark.parametrize(("levels", "expected"), [([95], [95]), ([], []), ([95, 80], [80, 95])])
+def test_forecast_returns_the_levels_asked_for(
+    api: str, levels: list[int], expected: list[int]
+) -> None:
+    response = httpx.post(
+        f"{api}/v1/forecast", json={"series_id": SERIES, "horizon": 3, "levels": levels}
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["levels"] == expected
+    assert all([i["level"] for i in p["intervals"]] == expected for p in body["forecast"])
+
+
+def test_intervals_beyond_the_calibrated_horizon_carry_a_note(api: str) -> None:
+    response = httpx.post(f"{api}/v1/forecast", json={"series_id": SERIES, "horizon": 30})
+    assert response.status_code == 200, response.text
+    assert response.json()["notes"] == [
+        "intervals after hour 24 reuse that hour's calibration and are too narrow"
+    ]
 
 
 def test_forecast_from_history_with_offsets_and_naive_utc(api: str, traffic: pd.DataFrame) -> None:
@@ -162,6 +180,13 @@ def test_forecast_from_history_with_offsets_and_naive_utc(api: str, traffic: pd.
             "value",
         ),
         ({"series_id": SERIES, "horizon": 24, "colour": "red"}, 422, "colour"),
+        ({"series_id": SERIES, "levels": [90]}, 422, "no intervals at levels [90]"),
+        ({"series_id": SERIES, "levels": [80, 80]}, 422, "more than once"),
+        ({"series_id": SERIES, "levels": [100]}, 422, "levels"),
+        ({"series_id": SERIES, "levels": [0]}, 422, "levels"),
+        ({"series_id": SERIES, "levels": ["wide"]}, 422, "levels"),
+        ({"series_id": SERIES, "levels": 80}, 422, "levels"),
+        ({"series_id": "openaq:900001"}, 404, "known series: traffic:i94-westbound"),
     ],
 )
 def test_bad_requests_get_4xx_naming_the_problem(
@@ -185,6 +210,17 @@ def test_malformed_json_is_422(api: str) -> None:
 def test_openapi_documents_the_routes(api: str) -> None:
     spec = httpx.get(f"{api}/openapi.json").json()
     assert {"/health", "/v1/models", "/v1/forecast"} <= set(spec["paths"])
+    # Named request examples (traffic, PM2.5, sent history) and intervals in the response.
+    body = spec["paths"]["/v1/forecast"]["post"]["requestBody"]["content"]["application/json"]
+    assert body["examples"]["pm25"]["value"]["series_id"] == "openaq:900001"
+    schemas = spec["components"]["schemas"]
+    assert "levels" in schemas["ForecastRequest"]["properties"]
+    assert schemas["ForecastPoint"]["properties"]["intervals"]["items"] == {
+        "$ref": "#/components/schemas/IntervalPublic"
+    }
+    assert schemas["ForecastResponse"]["examples"][0]["forecast"][0]["intervals"]
+    for example in FORECAST_EXAMPLES.values():
+        ForecastRequest.model_validate(example["value"])
     docs = httpx.get(f"{api}/docs")
     assert docs.status_code == 200
     # Served from local assets, not a CDN, so the page works offline.
@@ -196,14 +232,18 @@ def test_openapi_documents_the_routes(api: str) -> None:
 def test_model_not_loaded_yet_is_503_then_recovers(tmp_path: Path, forecaster: Forecaster) -> None:
     attempts: list[int] = []
 
-    def flaky_loader(spec: SeriesSpec) -> ServedModel:
+    def flaky_loader(target: Target) -> ServedModel:
         attempts.append(1)
         if len(attempts) < 3:
             raise LookupError("no champion registered yet")
-        return ServedModel(spec.model_name, "1", "run-1", "champion", forecaster)
+        return ServedModel(target.model_name, "1", "run-1", "champion", forecaster)
 
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 's.db'}", api_model_retry_seconds=0.2)
-    with _Server(create_app(settings, flaky_loader)) as url:
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 's.db'}",
+        api_model_retry_seconds=0.2,
+        api_models=("traffic",),
+    )
+    with ApiServer(create_app(settings, flaky_loader)) as url:
         early = httpx.post(f"{url}/v1/forecast", json={"series_id": SERIES})
         assert early.status_code == 503
         assert "no champion registered yet" in early.text
@@ -223,3 +263,8 @@ def test_metrics_count_requests_by_route(api: str) -> None:
     assert 'route="/v1/forecast",status="422"' in text
     assert 'hourcast_api_forecast_hours_total{series_id="traffic:i94-westbound"}' in text
     assert "hourcast_api_request_seconds_bucket" in text
+
+
+def test_an_unknown_served_model_fails_at_start_up() -> None:
+    with pytest.raises(ValueError, match="HOURCAST_API_MODELS names unknown models \\['o3'\\]"):
+        create_app(Settings(api_models=("traffic", "o3")))

@@ -67,6 +67,8 @@ def test_pipeline_registers_and_api_serves(
         "HOURCAST_MLFLOW_TRACKING_URI": mlflow_server.tracking_uri,
         "HOURCAST_AWS_ENDPOINT_URL": mlflow_server.s3_endpoint,
         "HOURCAST_TRAFFIC_SOURCE": "s3://hourcast-raw/metro/traffic",
+        # Only traffic is trained here; /ready waits for every served model.
+        "HOURCAST_API_MODELS": "traffic",
         "MAGE_DATA_DIR": str(tmp_path / "mage_data"),
     }
     hourcast = str(Path(sys.executable).parent / "hourcast")

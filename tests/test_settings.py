@@ -37,6 +37,19 @@ def test_environment_and_postgres_scheme(monkeypatch: pytest.MonkeyPatch) -> Non
     assert settings.api_max_horizon == 48
 
 
+def test_served_models_are_comma_separated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert Settings().api_models == ("traffic", "pm25")
+    monkeypatch.setenv("HOURCAST_API_MODELS", " pm25 ,")
+    assert Settings().api_models == ("pm25",)
+    monkeypatch.setenv("HOURCAST_API_MODELS", "pm25,pm25")
+    with pytest.raises(ValueError, match="api_models"):
+        Settings()
+    monkeypatch.setenv("HOURCAST_API_MODELS", ",")
+    with pytest.raises(ValueError, match="api_models"):
+        Settings()
+
+
 def test_invalid_value_names_the_field(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOURCAST_API_MAX_HORIZON", "lots")
     with pytest.raises(ValueError, match="api_max_horizon"):

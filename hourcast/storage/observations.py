@@ -20,9 +20,12 @@ from hourcast.storage.db import connected
 from hourcast.storage.schema import observations, series
 
 __all__ = [
+    "StoredSeries",
     "UpsertResult",
     "latest_observations",
+    "list_series",
     "load_observations",
+    "load_series",
     "register_series",
     "upsert_observations",
 ]
@@ -79,6 +82,46 @@ def register_series(
     connection.execute(
         statement.on_conflict_do_update(index_elements=["series_id"], set_=updatable)
     )
+
+
+@dataclass(frozen=True)
+class StoredSeries:
+    """The descriptive columns of one row of the ``series`` table."""
+
+    series_id: str
+    source: str
+    parameter: str
+    timezone: str
+    units: str | None = None
+    location: str | None = None
+
+
+_SERIES_COLUMNS = (
+    series.c.series_id,
+    series.c.source,
+    series.c.parameter,
+    series.c.timezone,
+    series.c.units,
+    series.c.location,
+)
+
+
+def load_series(engine: Engine | Connection, *, series_id: str) -> StoredSeries | None:
+    """The stored description of ``series_id``, or None if it is not registered."""
+    query = select(*_SERIES_COLUMNS).where(series.c.series_id == series_id)
+    with connected(engine) as connection:
+        row = connection.execute(query).first()
+    return None if row is None else StoredSeries(*row)
+
+
+def list_series(engine: Engine | Connection, *, source: str, parameter: str) -> list[StoredSeries]:
+    """The stored series of one source and parameter, by id."""
+    query = select(*_SERIES_COLUMNS).where(
+        series.c.source == source, series.c.parameter == parameter
+    )
+    with connected(engine) as connection:
+        rows = connection.execute(query.order_by(series.c.series_id)).all()
+    return [StoredSeries(*row) for row in rows]
 
 
 def _to_utc_datetime(ts: Any) -> datetime:

@@ -1,16 +1,28 @@
 """Forecasts."""
 
-from typing import Any
+from typing import Annotated, Any
 
 import pandas as pd
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, Body, HTTPException, status
 from fastapi.exceptions import RequestValidationError
 
 from hourcast.series import UnknownSeriesError
-from hourcast.storage.observations import latest_observations
+from hourcast.serving import (
+    choose_levels,
+    forecast_series,
+    history_from_points,
+    interval_levels,
+    stored_history,
+)
 from inference_api.deps import EngineDep, SettingsDep, StoreDep
 from inference_api.metrics import FORECAST_HOURS
-from inference_api.schemas import ForecastPoint, ForecastRequest, ForecastResponse, ModelRef
+from inference_api.schemas import (
+    FORECAST_EXAMPLES,
+    ForecastRequest,
+    ForecastResponse,
+    ModelRef,
+    forecast_points,
+)
 
 router = APIRouter(tags=["forecast"])
 
@@ -29,14 +41,18 @@ def _invalid(field: str, message: str) -> RequestValidationError:
 
 @router.post("/forecast", response_model=ForecastResponse, responses=_ERRORS)
 def forecast(
-    body: ForecastRequest, settings: SettingsDep, store: StoreDep, engine: EngineDep
+    body: Annotated[ForecastRequest, Body(openapi_examples=FORECAST_EXAMPLES)],
+    settings: SettingsDep,
+    store: StoreDep,
+    engine: EngineDep,
 ) -> ForecastResponse:
     """Forecast the next ``horizon`` hours of a series after its last observed hour."""
     if body.horizon > settings.api_max_horizon:
         raise _invalid("horizon", f"horizon must be at most {settings.api_max_horizon} hours")
-    slot = store.slots.get(body.series_id)
-    if slot is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(UnknownSeriesError(body.series_id)))
+    try:
+        slot, series = store.route(body.series_id, engine=engine)
+    except UnknownSeriesError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
     model = slot.model
     if model is None:
         raise HTTPException(
@@ -44,28 +60,37 @@ def forecast(
             f"the model for {body.series_id} is not loaded yet ({slot.last_error})",
             headers={"Retry-After": str(int(settings.api_model_retry_seconds) + 1)},
         )
+    try:
+        levels = choose_levels(interval_levels(model.forecaster), body.levels)
+    except ValueError as exc:
+        raise _invalid("levels", f"{model.name} v{model.version}: {exc}") from None
+    history: pd.Series | None
     if body.history is not None:
-        history = pd.Series(
-            [p.value for p in body.history],
-            index=pd.DatetimeIndex([p.ts for p in body.history]),
-            dtype=float,
-        ).sort_index()
+        history = history_from_points((p.ts, p.value) for p in body.history)
     else:
-        stored = latest_observations(
-            engine, series_id=body.series_id, hours=model.forecaster.config.lookback
+        lookback = model.forecaster.config.lookback
+        history = stored_history(engine, series_id=body.series_id, hours=lookback)
+    if history is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            f"no stored observations of {body.series_id}; send them as history",
         )
-        if stored["value"].notna().sum() == 0:
-            raise HTTPException(
-                status.HTTP_404_NOT_FOUND,
-                f"no stored observations of {body.series_id}; send them as history",
-            )
-        history = pd.Series(stored["value"].to_numpy(), index=pd.DatetimeIndex(stored["ts"]))
-    predicted = model.forecaster.predict(history, body.horizon)
-    FORECAST_HOURS.labels(body.series_id).inc(len(predicted))
+    result = forecast_series(
+        model.forecaster,
+        history,
+        body.horizon,
+        series_id=body.series_id,
+        levels=levels,
+        model_label=f"{model.name} v{model.version}",
+    )
+    FORECAST_HOURS.labels(body.series_id).inc(len(result.frame))
     return ForecastResponse(
         series_id=body.series_id,
+        parameter=series.parameter,
+        units=series.units,
+        timezone=series.timezone,
         model=ModelRef(name=model.name, version=model.version),
-        forecast=[
-            ForecastPoint(ts=ts.to_pydatetime(), value=float(v)) for ts, v in predicted.items()
-        ],
+        levels=list(result.levels),
+        forecast=forecast_points(result.frame, result.levels),
+        notes=result.notes,
     )

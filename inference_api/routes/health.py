@@ -22,7 +22,9 @@ def health(store: StoreDep) -> Health:
 @router.get("/ready", response_model=Health, responses={503: {"description": "Models loading"}})
 def ready(store: StoreDep) -> Health:
     """Readiness: every served model is loaded."""
-    state = _health(store)
-    if state.models_loaded < state.models_expected:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "models are still loading")
-    return state
+    missing = [slot.target.model_name for slot in store.slots.values() if slot.model is None]
+    if missing:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, f"models still loading: {', '.join(missing)}"
+        )
+    return _health(store)

@@ -10,19 +10,22 @@ router = APIRouter(prefix="/models", tags=["models"])
 
 @router.get("", response_model=ModelsPublic)
 def list_models(store: StoreDep, settings: SettingsDep) -> ModelsPublic:
-    """Name, alias, version and run id of the model serving each series."""
+    """Each served model: version, run id, the series it was fitted on, its interval levels."""
     models = []
-    for series_id, slot in store.slots.items():
+    for slot in store.slots.values():
         model = slot.model
         models.append(
             ModelPublic(
-                series_id=series_id,
-                name=slot.spec.model_name,
+                target=slot.target.name,
+                series_id=slot.dedicated_series,
+                name=slot.target.model_name,
                 alias=settings.model_alias,
                 version=model.version if model else None,
                 run_id=model.run_id if model else None,
                 loaded=model is not None,
                 error=None if model else slot.last_error,
+                series_ids=slot.fitted_series,
+                levels=slot.levels,
             )
         )
     return ModelsPublic(models=models)
