@@ -22,9 +22,9 @@ import mlflow
 import numpy as np
 import pandas as pd
 from mlflow.tracking import MlflowClient
-from sqlalchemy import Engine, select
 
 from hourcast.backtest import daily_origins, forecast_from
+from hourcast.backtest_report import log_backtest
 from hourcast.baselines import seasonal_naive
 from hourcast.features import regularize
 from hourcast.forecaster import Forecaster
@@ -34,8 +34,7 @@ from hourcast.registry import apply_decision, champion_version, decide_promotion
 from hourcast.series import TRAFFIC_I94
 from hourcast.settings import Settings
 from hourcast.storage.db import create_db_engine
-from hourcast.storage.observations import load_observations
-from hourcast.storage.schema import series as series_table
+from hourcast.storage.observations import list_series, load_observations
 from hourcast.tracking import log_forecaster, register_model_version
 
 __all__ = [
@@ -123,15 +122,6 @@ class RegisteredVersion:
 
 
 # ----------------------------------------------------------------------------- load
-def _target_series(engine: Engine, target: Target) -> list[tuple[str, str]]:
-    """(series_id, timezone) of every stored series of the target."""
-    query = select(series_table.c.series_id, series_table.c.timezone).where(
-        series_table.c.source == target.source, series_table.c.parameter == target.parameter
-    )
-    with engine.connect() as connection:
-        return [(row[0], row[1]) for row in connection.execute(query.order_by("series_id"))]
-
-
 def load_training_frame(
     *,
     settings: Settings,
@@ -146,7 +136,11 @@ def load_training_frame(
     """
     engine = create_db_engine(settings.resolved_database_url)
     try:
-        stored = _target_series(engine, get_target(target))
+        goal = get_target(target)
+        stored = [
+            (found.series_id, found.timezone)
+            for found in list_series(engine, source=goal.source, parameter=goal.parameter)
+        ]
         if series_id is not None:
             stored = [(sid, tz) for sid, tz in stored if sid == series_id]
         parts = []
@@ -416,13 +410,25 @@ def fit_and_log(
             table.reset_index(names="step").astype({"step": str}), "metrics/per_step.json"
         )
         _log_plots(frame_bt, candidate)
+        # The backtest itself, for the Mage chart blocks (hourcast.backtest_report).
+        log_backtest(frame_bt)
+
+        period = candidate.calibrated_on
+        mlflow.log_params(
+            {
+                "calibration": candidate.calibration,
+                "calibration_days": candidate.calibration_days,
+                "calibrated_on": "none" if period is None else f"{period[0]}/{period[1]}",
+            }
+        )
 
         # The refit on all data reuses the backtest model's conformal quantiles (calibrated on
-        # the 8 weeks before the holdout window) instead of calibrating again: calibration is
-        # the most expensive part of a fit and would double the pipeline's time.
+        # the same weeks a year before the holdout window) instead of calibrating again:
+        # calibration is the most expensive part of a fit and would double the pipeline's time.
         forecaster = _new_forecaster(goal, timezone, num_boost_round, params)
         forecaster = replace(forecaster, calibration_days=0).fit(series_map)
         forecaster.interval_quantiles = dict(candidate.interval_quantiles)
+        forecaster.calibrated_on = period
         metrics["train_seconds"] = time.perf_counter() - started
         mlflow.log_metrics(metrics)
         sid, first = next(iter(series_map.items()))

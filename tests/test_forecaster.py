@@ -114,6 +114,43 @@ def test_intervals_are_nested_and_cover_about_their_level() -> None:
         forecaster.predict_intervals(series, 24, levels=(50,))
 
 
+def _noisy_weeks(days: int, noisy: tuple[pd.Timestamp, pd.Timestamp]) -> pd.Series:
+    """The seasonal series with ten times the noise inside ``noisy`` [start, end)."""
+    series = _series(days)
+    inside = (series.index >= noisy[0]) & (series.index < noisy[1])
+    noisy_values = series.to_numpy().copy()
+    noisy_values[inside] += np.random.default_rng(5).normal(0, 300, int(inside.sum()))
+    return pd.Series(noisy_values, index=series.index)
+
+
+def test_season_calibration_uses_the_same_weeks_a_year_before_the_training_end() -> None:
+    days = 400
+    end = _series(days).index[-1] + pd.Timedelta(hours=1)
+    year_back = (end - pd.Timedelta(days=364), end - pd.Timedelta(days=350))
+    calm = _forecaster(calibration_days=14, num_boost_round=20).fit(_series(days))
+    stormy = _forecaster(calibration_days=14, num_boost_round=20).fit(_noisy_weeks(days, year_back))
+    assert stormy.calibrated_on == year_back
+    width = {
+        name: np.abs(np.asarray(model.interval_quantiles["80"])).mean()
+        for name, model in (("calm", calm), ("stormy", stormy))
+    }
+    assert width["stormy"] > 3 * width["calm"]  # the noisy weeks set the intervals
+    recent = _forecaster(calibration_days=14, num_boost_round=20, calibration="recent").fit(
+        _noisy_weeks(days, year_back)
+    )
+    assert recent.calibrated_on == (end - pd.Timedelta(days=14), end)
+    assert np.abs(np.asarray(recent.interval_quantiles["80"])).mean() < width["stormy"] / 3
+
+
+def test_season_calibration_falls_back_to_recent_weeks_without_a_year_of_data() -> None:
+    series = _series(70)
+    forecaster = _forecaster().fit(series)
+    end = series.index[-1] + pd.Timedelta(hours=1)
+    assert forecaster.calibrated_on == (end - pd.Timedelta(days=14), end)
+    with pytest.raises(ValueError, match="calibration"):
+        _forecaster(calibration="yesterday")
+
+
 def test_no_intervals_without_calibration() -> None:
     forecaster = _forecaster(calibration_days=0).fit(_series(40))
     assert forecaster.interval_quantiles == {}
@@ -129,6 +166,7 @@ def test_save_and_load_round_trip(fitted, tmp_path: Path) -> None:
     assert spec["strategy"] == "direct"
     assert spec["interval_quantiles"]["95"]
     loaded = Forecaster.load(folder)
+    assert loaded.calibrated_on == forecaster.calibrated_on is not None
     history = series.iloc[:-48]
     pd.testing.assert_frame_equal(
         loaded.predict_intervals(history, 30), forecaster.predict_intervals(history, 30)
