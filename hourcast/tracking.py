@@ -24,6 +24,7 @@ from hourcast.forecaster import Forecaster
 __all__ = [
     "ForecasterPyfunc",
     "ServedModel",
+    "forecast_frame",
     "history_frame_to_series",
     "load_model_by_alias",
     "log_forecaster",
@@ -38,7 +39,9 @@ def history_frame_to_series(frame: pd.DataFrame) -> pd.Series:
 
 
 class ForecasterPyfunc(mlflow.pyfunc.PythonModel):
-    """Pyfunc wrapper: input = history (``ts``, ``value``), param ``horizon``; output = forecast."""
+    """Pyfunc wrapper: input = history (``ts``, ``value``); params ``horizon`` and ``series_id``
+    (required by a global model); output = ``ts``, ``value`` and, when the model has
+    intervals, ``lo_<level>`` / ``hi_<level>`` per level."""
 
     forecaster: Forecaster
 
@@ -48,11 +51,27 @@ class ForecasterPyfunc(mlflow.pyfunc.PythonModel):
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
     ) -> pd.DataFrame:
-        horizon = int((params or {}).get("horizon", 24))
-        forecast = self.forecaster.predict(history_frame_to_series(model_input), horizon)
-        return pd.DataFrame(
-            {"ts": [ts.isoformat() for ts in forecast.index], "value": forecast.to_numpy()}
+        params = params or {}
+        return forecast_frame(
+            self.forecaster,
+            history_frame_to_series(model_input),
+            int(params.get("horizon", 24)),
+            series_id=params.get("series_id") or None,
         )
+
+
+def forecast_frame(
+    forecaster: Forecaster, history: pd.Series, horizon: int, *, series_id: str | None = None
+) -> pd.DataFrame:
+    """The pyfunc output: ISO ``ts``, ``value`` and every calibrated interval level."""
+    if forecaster.interval_quantiles:
+        levels = sorted(int(level) for level in forecaster.interval_quantiles)
+        frame = forecaster.predict_intervals(history, horizon, levels, series_id=series_id)
+    else:
+        frame = forecaster.predict(history, horizon, series_id=series_id).to_frame("value")
+    out = frame.reset_index(drop=True)
+    out.insert(0, "ts", [ts.isoformat() for ts in frame.index])
+    return out
 
 
 def _requirements() -> list[str]:
@@ -73,8 +92,10 @@ def log_forecaster(
 ) -> Any:
     """Log ``forecaster`` to the active MLflow run as a pyfunc model; returns its ModelInfo."""
     example = history_example.assign(ts=[pd.Timestamp(t).isoformat() for t in history_example.ts])
-    output = pd.DataFrame({"ts": example["ts"].iloc[:2], "value": [0.0, 0.0]})
-    signature = infer_signature(example, output, params={"horizon": 24})
+    history = history_frame_to_series(example)
+    sid = next(iter(forecaster.series_codes), None) if len(forecaster.series_codes) > 1 else None
+    output = forecast_frame(forecaster, history, 2, series_id=sid)
+    signature = infer_signature(example, output, params={"horizon": 24, "series_id": sid or ""})
     with tempfile.TemporaryDirectory() as folder:
         saved = forecaster.save(Path(folder) / "forecaster")
         return mlflow.pyfunc.log_model(

@@ -304,3 +304,25 @@ def test_model_is_loaded_once_registered_and_ready_waits_for_every_model(
             ("traffic", False, None),
             ("pm25", True, version),
         ]
+
+
+def test_the_registered_pyfunc_forecasts_each_sensor_with_intervals(
+    mlflow_server: MlflowServer, version: str, sensors: dict[str, pd.DataFrame]
+) -> None:
+    # What `mlflow models serve` or a notebook gets: the pyfunc, not the API.
+    mlflow.set_tracking_uri(mlflow_server.tracking_uri)
+    model = mlflow.pyfunc.load_model(f"models:/{REGISTERED}/{version}")
+    params = {p.name: p.default for p in model.metadata.get_params_schema().params}
+    assert params == {"horizon": 24, "series_id": BEIJING}
+    history = sensors[SECOND].tail(200).assign(ts=lambda f: f.ts.astype(str))
+    second = model.predict(history, params={"horizon": 6, "series_id": SECOND})
+    assert list(second.columns) == ["ts", "value", "lo_80", "hi_80", "lo_95", "hi_95"]
+    assert len(second) == 6
+    assert (second["lo_95"] <= second["lo_80"]).all()
+    assert (second["hi_80"] <= second["hi_95"]).all()
+    assert pd.Timestamp(second["ts"].iloc[0]) == sensors[SECOND]["ts"].iloc[-1] + pd.Timedelta(
+        hours=1
+    )
+    # Without series_id the signature's default (the first fitted sensor) is used.
+    default = model.predict(history, params={"horizon": 6})
+    assert not np.allclose(default["value"], second["value"])
