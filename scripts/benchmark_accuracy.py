@@ -35,12 +35,17 @@ at an origin right after a gap, information from after the origin.
 
 Filled hours are never scored.
 
+It ends with the wall time of the whole ``train_traffic`` pipeline
+(``scripts/benchmark_training.py``; ``--no-pipeline`` skips it).
+
 Examples:
     python scripts/benchmark_accuracy.py --series all --origins 84
     python scripts/benchmark_accuracy.py --series traffic --strategy both --no-peers
 """
 
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -496,6 +501,12 @@ def main(
         Optional[Path],  # noqa: UP045
         typer.Option(help="Also write the numbers to this JSON file."),
     ] = None,
+    pipeline: Annotated[
+        bool,
+        typer.Option(
+            help="Also time the whole train_traffic pipeline (scripts/benchmark_training.py)."
+        ),
+    ] = True,
 ) -> None:
     """Benchmark Hourcast against baselines and mlforecast (MAE, RMSE, intervals, timings)."""
     cutoff = parse_instant(train_end, field="--train-end") if train_end else None
@@ -513,6 +524,11 @@ def main(
     ]
     if json_out is not None:
         json_out.write_text(json.dumps(reports, indent=2, default=str))
+    if pipeline:
+        # A separate process: the pipeline benchmark sets up its own throwaway stores.
+        console.rule("[bold]train_traffic pipeline wall time")
+        script = Path(__file__).with_name("benchmark_training.py")
+        subprocess.run([sys.executable, str(script), "--runs", "1"], check=True)
 
 
 if __name__ == "__main__":
