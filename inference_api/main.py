@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -29,7 +30,14 @@ log = logging.getLogger("inference_api")
 
 
 def registry_loader(settings: Settings) -> Loader:
-    """Load ``<model name>@<alias>`` of a training target from the MLflow registry."""
+    """Load ``<model name>@<alias>`` of a training target from the MLflow registry.
+
+    The model slots retry every ``api_model_retry_seconds``; MLflow's own HTTP retries (7, with
+    exponential backoff) would instead hold the start-up, and ``/health``, for minutes while
+    the tracking server is down, so they are cut to one unless set in the environment.
+    """
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
 
     def load(target: Target) -> ServedModel:
         return load_model_by_alias(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,7 @@ import httpx
 import pandas as pd
 import pytest
 
+from hourcast import devstack
 from hourcast.features import FeatureConfig
 from hourcast.forecaster import Forecaster
 from hourcast.series import TRAFFIC_I94
@@ -20,7 +22,7 @@ from hourcast.storage.db import create_db_engine, upgrade
 from hourcast.storage.observations import register_series, upsert_observations
 from hourcast.tracking import ServedModel
 from hourcast.training import Target
-from inference_api.main import create_app
+from inference_api.main import create_app, registry_loader
 from inference_api.schemas import FORECAST_EXAMPLES, ForecastRequest
 from tests.conftest import ApiServer
 
@@ -253,6 +255,32 @@ def test_model_not_loaded_yet_is_503_then_recovers(tmp_path: Path, forecaster: F
             assert time.monotonic() < deadline, "model never loaded"
             time.sleep(0.1)
         assert httpx.get(f"{url}/v1/models").json()["models"][0]["version"] == "1"
+
+
+def test_start_up_does_not_wait_for_a_tracking_server_that_is_down(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Nothing listens on this port. MLflow's default HTTP retries would hold the start-up
+    # (and /health) for minutes; ApiServer gives up after 30 s.
+    for name in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 's.db'}",
+        mlflow_tracking_uri=f"http://127.0.0.1:{devstack.free_port()}",
+        api_model_retry_seconds=60,
+        api_models=("traffic",),
+    )
+    try:
+        with ApiServer(create_app(settings, registry_loader(settings))) as url:
+            assert httpx.get(f"{url}/health").json()["models_loaded"] == 0
+            ready = httpx.get(f"{url}/ready")
+            assert ready.status_code == 503
+            assert "hourcast-traffic-volume" in ready.json()["detail"]
+            error = httpx.get(f"{url}/v1/models").json()["models"][0]["error"]
+            assert "Connection refused" in error or "Failed to establish" in error
+    finally:
+        for name in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT"):
+            os.environ.pop(name, None)
 
 
 def test_metrics_count_requests_by_route(api: str) -> None:
