@@ -26,7 +26,6 @@ steady-state hourly run costs one request per sensor.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
@@ -43,9 +42,9 @@ from hourcast.ingestion.outcome import (
     Progress,
     RunOutcome,
     SeriesOutcome,
-    begin_run,
     end_run,
     log_progress,
+    logged_run,
 )
 from hourcast.quality import plausible_range
 from hourcast.series import SeriesSpec, openaq_sensor_spec
@@ -469,8 +468,7 @@ def ingest_openaq_sensors(
         "overlap_hours": overlap / _HOUR,
         "base_url": client.base_url,
     }
-    outcome = begin_run(engine, source=OPENAQ_SOURCE, inputs=inputs)
-    try:
+    with logged_run(engine, source=OPENAQ_SOURCE, inputs=inputs) as outcome:
         requests_before = client.request_count
         try:
             targets, skipped, cached = discover_sensors(
@@ -522,10 +520,3 @@ def ingest_openaq_sensors(
             log_progress(engine, outcome=outcome)
         progress.end("sensors")
         return end_run(engine, outcome=outcome)
-    except BaseException as exc:
-        # Store errors, bugs, Ctrl-C: log the run as failed if we still can, then re-raise.
-        if outcome.status == "running":
-            outcome.error = f"{type(exc).__name__}: {exc}"
-            with contextlib.suppress(Exception):
-                end_run(engine, outcome=outcome)
-        raise

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -22,6 +24,7 @@ __all__ = [
     "begin_run",
     "end_run",
     "log_progress",
+    "logged_run",
     "run_status",
 ]
 
@@ -270,6 +273,24 @@ def begin_run(engine: Engine, *, source: str, inputs: dict[str, Any]) -> RunOutc
     """Open a run in the run log (committed at once) and return its outcome to fill in."""
     run_id = start_run(engine, source=source, details={"inputs": inputs})
     return RunOutcome(run_id=run_id, source=source, inputs=inputs)
+
+
+@contextlib.contextmanager
+def logged_run(engine: Engine, *, source: str, inputs: dict[str, Any]) -> Iterator[RunOutcome]:
+    """A run opened in the run log (:func:`begin_run`) for the ``with`` body to fill in.
+
+    The body closes it with :func:`end_run`. If the body raises first (store errors, bugs,
+    Ctrl-C), the run is logged as failed if the store still answers, and the error re-raised.
+    """
+    outcome = begin_run(engine, source=source, inputs=inputs)
+    try:
+        yield outcome
+    except BaseException as exc:
+        if outcome.status == "running":
+            outcome.error = f"{type(exc).__name__}: {exc}"
+            with contextlib.suppress(Exception):
+                end_run(engine, outcome=outcome)
+        raise
 
 
 def log_progress(engine: Engine, *, outcome: RunOutcome) -> None:

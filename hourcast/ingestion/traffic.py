@@ -18,7 +18,6 @@ re-read harmless. Rows of an object that later disappear from it are not deleted
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import re
@@ -36,9 +35,9 @@ from hourcast.ingestion.outcome import (
     Progress,
     RunOutcome,
     SeriesOutcome,
-    begin_run,
     end_run,
     log_progress,
+    logged_run,
 )
 from hourcast.quality import plausible_range
 from hourcast.series import SeriesSpec
@@ -217,11 +216,10 @@ def ingest_traffic_objects(
         the number of source CSV rows read.
     """
     progress = progress or NullProgress()
-    outcome = begin_run(engine, source=TRAFFIC_SOURCE, inputs={"source": source})
-    series = SeriesOutcome(spec.series_id, spec.parameter, spec.units)
-    outcome.series.append(series)
-    source_rows = 0
-    try:
+    with logged_run(engine, source=TRAFFIC_SOURCE, inputs={"source": source}) as outcome:
+        series = SeriesOutcome(spec.series_id, spec.parameter, spec.units)
+        outcome.series.append(series)
+        source_rows = 0
         with engine.begin() as connection:
             register_series(connection, spec=spec)
         try:
@@ -261,10 +259,3 @@ def ingest_traffic_objects(
             progress.advance("objects", completed=done)
         progress.end("objects")
         return end_run(engine, outcome=outcome), source_rows
-    except BaseException as exc:
-        # Store errors, bugs, Ctrl-C: log the run as failed if we still can, then re-raise.
-        if outcome.status == "running":
-            outcome.error = f"{type(exc).__name__}: {exc}"
-            with contextlib.suppress(Exception):
-                end_run(engine, outcome=outcome)
-        raise
