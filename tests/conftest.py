@@ -22,6 +22,7 @@ import sqlalchemy as sa
 import uvicorn
 
 from hourcast import devstack
+from hourcast.storage.db import create_db_engine, upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_URL = os.environ.get(
@@ -89,6 +90,18 @@ def pg_url(postgres: PostgresDatabases) -> Iterator[str]:
     url = postgres.create("hourcast_test")
     yield url
     postgres.drop(url)
+
+
+@pytest.fixture
+def engine(pg_url: str) -> Iterator[sa.Engine]:
+    """The observation store in a fresh PostgreSQL database, migrated to head.
+
+    Modules that test on SQLite define their own ``engine``.
+    """
+    engine = create_db_engine(pg_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -59,14 +59,6 @@ def url(server: FakeServer) -> str:
     return server.url
 
 
-@pytest.fixture
-def engine(pg_url: str) -> Iterator[sa.Engine]:
-    engine = create_db_engine(pg_url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
-
-
 def _client(url: str, **options: Any) -> OpenAQClient:
     return OpenAQClient(url, backoff_base=0.01, backoff_max=0.05, timeout=10.0, **options)
 

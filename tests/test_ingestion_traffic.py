@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,6 @@ from hourcast.ingestion.traffic import ingest_traffic_objects, list_traffic_obje
 from hourcast.series import TRAFFIC_I94
 from hourcast.settings import BUNDLED_TRAFFIC_CSV, Settings
 from hourcast.sources.traffic import read_traffic_csv, to_hourly_utc
-from hourcast.storage.db import create_db_engine, upgrade
 from hourcast.storage.ingestion_state import get_run, list_runs
 from hourcast.storage.observations import load_observations
 from tests.conftest import AWS_ENV, ROOT
@@ -40,14 +38,6 @@ def raw() -> pd.DataFrame:
     """Bundled rows of 2016 and 2017 (local time), as the CSV has them."""
     frame = pd.read_csv(BUNDLED_TRAFFIC_CSV)
     return frame[frame.date_time.str[:4].isin(["2016", "2017"])].reset_index(drop=True)
-
-
-@pytest.fixture
-def engine(pg_url: str) -> Iterator[sa.Engine]:
-    engine = create_db_engine(pg_url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture
