@@ -468,6 +468,11 @@ class Forecaster:
         return self.booster
 
     # ----------------------------------------------------------------- predict
+    @property
+    def interval_levels(self) -> tuple[int, ...]:
+        """The interval levels (percent) calibrated for this model; empty without intervals."""
+        return tuple(sorted(int(level) for level in self.interval_quantiles))
+
     def _code(self, series_id: str | None) -> float:
         if series_id is None:
             if len(self.series_codes) > 1:
@@ -585,7 +590,8 @@ class Forecaster:
         Args:
             history (pd.Series): As for :meth:`predict`.
             horizon (int): Hours to forecast.
-            levels (Sequence[int]): Interval levels in percent, among ``self.levels``.
+            levels (Sequence[int]): Interval levels in percent, among
+                :attr:`interval_levels`; empty for the point forecast alone.
             series_id (str | None): Which series, for a global model.
             covariates (pd.DataFrame | None): As for :meth:`predict`.
 

@@ -39,7 +39,6 @@ __all__ = [
     "choose_levels",
     "forecast_series",
     "history_from_points",
-    "interval_levels",
     "routable_series",
     "route_series",
     "served_targets",
@@ -141,11 +140,6 @@ def stored_history(engine: Engine, *, series_id: str, hours: int) -> pd.Series |
 
 
 # ----------------------------------------------------------------------------- forecast
-def interval_levels(forecaster: Forecaster) -> tuple[int, ...]:
-    """The interval levels (percent) the forecaster has calibrated quantiles for."""
-    return tuple(sorted(int(level) for level in forecaster.interval_quantiles))
-
-
 def choose_levels(available: Sequence[int], requested: Sequence[int] | None) -> tuple[int, ...]:
     """The interval levels to return: all available ones by default, else those requested.
 
@@ -186,7 +180,7 @@ def forecast_series(
         history: Observed values by UTC hour.
         horizon: Hours to forecast.
         series_id: The series; told to the model if it was fitted on it or is global.
-        levels: Interval levels among :func:`interval_levels`; empty for point forecasts.
+        levels: Interval levels among ``forecaster.interval_levels``; empty for point forecasts.
         model_label: How notes name the model, e.g. ``hourcast-pm25 v3``.
 
     Returns:
@@ -201,13 +195,10 @@ def forecast_series(
         )
     # A single-series model's code is constant (never split on); a global one needs the id.
     argument = series_id if series_id in codes or len(codes) > 1 else None
-    if levels:
-        frame = forecaster.predict_intervals(history, horizon, levels, series_id=argument)
-        if horizon > forecaster.config.horizon:
-            notes.append(
-                f"intervals after hour {forecaster.config.horizon} reuse that hour's "
-                "calibration and are too narrow"
-            )
-    else:
-        frame = forecaster.predict(history, horizon, series_id=argument).to_frame("value")
+    frame = forecaster.predict_intervals(history, horizon, levels, series_id=argument)
+    if levels and horizon > forecaster.config.horizon:
+        notes.append(
+            f"intervals after hour {forecaster.config.horizon} reuse that hour's "
+            "calibration and are too narrow"
+        )
     return ForecastResult(frame=frame, levels=tuple(levels), notes=notes)

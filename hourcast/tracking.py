@@ -64,11 +64,8 @@ def forecast_frame(
     forecaster: Forecaster, history: pd.Series, horizon: int, *, series_id: str | None = None
 ) -> pd.DataFrame:
     """The pyfunc output: ISO ``ts``, ``value`` and every calibrated interval level."""
-    if forecaster.interval_quantiles:
-        levels = sorted(int(level) for level in forecaster.interval_quantiles)
-        frame = forecaster.predict_intervals(history, horizon, levels, series_id=series_id)
-    else:
-        frame = forecaster.predict(history, horizon, series_id=series_id).to_frame("value")
+    levels = forecaster.interval_levels
+    frame = forecaster.predict_intervals(history, horizon, levels, series_id=series_id)
     out = frame.reset_index(drop=True)
     out.insert(0, "ts", [ts.isoformat() for ts in frame.index])
     return out

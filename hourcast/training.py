@@ -229,18 +229,14 @@ def backtest(
     """
     if fit:
         forecaster.fit({sid: s[s.index < origins[0]] for sid, s in series_map.items()})
-    with_intervals = bool(forecaster.interval_quantiles)
-    columns = ["value"] + (
-        [f"{side}_{level}" for level in LEVELS for side in ("lo", "hi")] if with_intervals else []
-    )
+    levels = LEVELS if forecaster.interval_quantiles else ()
+    columns = ["value"] + [f"{side}_{level}" for level in levels for side in ("lo", "hi")]
     parts = []
     for sid, series in series_map.items():
         code = sid if sid in forecaster.series_codes else None
 
         def predict(history: pd.Series, horizon: int, _sid: str | None = code) -> Any:
-            if with_intervals:
-                return forecaster.predict_intervals(history, horizon, LEVELS, series_id=_sid)
-            return forecaster.predict(history, horizon, series_id=_sid).to_frame("value")
+            return forecaster.predict_intervals(history, horizon, levels, series_id=_sid)
 
         for origin in origins:
             if series[series.index < origin].dropna().empty:

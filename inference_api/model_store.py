@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from sqlalchemy import Engine
 
 from hourcast.series import KNOWN_SERIES, UnknownSeriesError
-from hourcast.serving import interval_levels, routable_series, route_series, store_lookup
+from hourcast.serving import routable_series, route_series, store_lookup
 from hourcast.storage.observations import StoredSeries
 from hourcast.tracking import ServedModel
 from hourcast.training import Target
@@ -76,7 +76,7 @@ class ModelSlot:
     @property
     def levels(self) -> list[int]:
         """The interval levels the loaded model has (empty while not loaded)."""
-        return list(interval_levels(self.model.forecaster)) if self.model else []
+        return list(self.model.forecaster.interval_levels) if self.model else []
 
 
 class ModelStore:

@@ -16,7 +16,6 @@ from hourcast.serving import (
     choose_levels,
     forecast_series,
     history_from_points,
-    interval_levels,
     routable_series,
     route_series,
     served_targets,
@@ -148,7 +147,7 @@ def test_choose_levels() -> None:
 
 
 def test_fitted_series_forecast_with_intervals_and_no_note(global_model: Forecaster) -> None:
-    assert interval_levels(global_model) == (80, 95)
+    assert global_model.interval_levels == (80, 95)
     history = _series(10, 200.0, 5)
     result = forecast_series(
         global_model, history, 24, series_id="openaq:2", levels=(80,), model_label="m v1"

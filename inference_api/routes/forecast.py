@@ -11,7 +11,6 @@ from hourcast.serving import (
     choose_levels,
     forecast_series,
     history_from_points,
-    interval_levels,
     stored_history,
 )
 from inference_api.deps import EngineDep, SettingsDep, StoreDep
@@ -61,7 +60,7 @@ def forecast(
             headers={"Retry-After": str(int(settings.api_model_retry_seconds) + 1)},
         )
     try:
-        levels = choose_levels(interval_levels(model.forecaster), body.levels)
+        levels = choose_levels(model.forecaster.interval_levels, body.levels)
     except ValueError as exc:
         raise _invalid("levels", f"{model.name} v{model.version}: {exc}") from None
     history: pd.Series | None
