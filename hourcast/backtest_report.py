@@ -27,6 +27,7 @@ __all__ = [
     "BACKTEST_ARTIFACT",
     "BACKTEST_COLUMNS",
     "SEASONS",
+    "add_seasonal_naive",
     "forecast_window",
     "load_backtest",
     "log_backtest",
@@ -78,6 +79,35 @@ def _series_by_id(history: pd.DataFrame) -> dict[str, pd.Series]:
     }
 
 
+def add_seasonal_naive(
+    backtest: pd.DataFrame, series: Mapping[str, pd.Series], seasons: Iterable[int] = SEASONS
+) -> pd.DataFrame:
+    """The backtest, sorted by series, origin and step, with ``seasonal_naive_<season>`` columns.
+
+    Each baseline forecasts the hours of its origin from the hours before it only
+    (:func:`hourcast.backtest.forecast_from`, so a gap just before the origin is skipped, not
+    shifted into the forecast).
+
+    Args:
+        backtest: Rows of ``series_id``, ``origin``, ``step`` (one per forecast hour).
+        series: Observed values by series id (UTC hours).
+        seasons: Baseline seasons in hours. Defaults to :data:`SEASONS`.
+    """
+    out = backtest.sort_values(["series_id", "origin", "step"], ignore_index=True)
+    groups = out.groupby(["series_id", "origin"], sort=False).indices
+    for season in seasons:
+
+        def naive(past: pd.Series, horizon: int, _season: int = season) -> pd.Series:
+            return seasonal_naive(past, horizon, season=_season)
+
+        values = np.empty(len(out))
+        for key, rows in groups.items():
+            sid, origin = cast(tuple[str, pd.Timestamp], key)
+            values[rows] = forecast_from(naive, series[sid], pd.Timestamp(origin), len(rows))
+        out[f"seasonal_naive_{season}"] = values
+    return out
+
+
 def with_baselines(
     backtest: pd.DataFrame, history: pd.DataFrame, seasons: Iterable[int] = SEASONS
 ) -> pd.DataFrame:
@@ -91,28 +121,17 @@ def with_baselines(
 
     Returns:
         pd.DataFrame: The backtest sorted by series, origin and step, with
-        ``seasonal_naive_<season>`` per season and ``ts_local`` (the hour in the series' time
-        zone, without offset).
+        ``seasonal_naive_<season>`` per season (:func:`add_seasonal_naive`) and ``ts_local``
+        (the hour in the series' time zone, without offset).
     """
     missing = sorted(set(BACKTEST_COLUMNS) - set(backtest.columns))
     if missing:
         raise ValueError(f"not a backtest: missing columns {missing}")
-    out = backtest.sort_values(["series_id", "origin", "step"], ignore_index=True)
     series = _series_by_id(history)
-    unknown = sorted(set(out["series_id"]) - set(series))
+    unknown = sorted(set(backtest["series_id"]) - set(series))
     if unknown:
         raise ValueError(f"no history for series {unknown}")
-    groups = out.groupby(["series_id", "origin"], sort=False).indices
-    for season in seasons:
-
-        def naive(past: pd.Series, horizon: int, _season: int = season) -> pd.Series:
-            return seasonal_naive(past, horizon, season=_season)
-
-        values = np.empty(len(out))
-        for key, rows in groups.items():
-            sid, origin = cast(tuple[str, pd.Timestamp], key)
-            values[rows] = forecast_from(naive, series[sid], pd.Timestamp(origin), len(rows))
-        out[f"seasonal_naive_{season}"] = values
+    out = add_seasonal_naive(backtest, series, seasons)
     zones = history.groupby("series_id")["timezone"].first()
     out["ts_local"] = out.groupby("series_id")["ts"].transform(
         lambda ts: ts.dt.tz_convert(zones[str(ts.name)]).dt.tz_localize(None)

@@ -24,8 +24,7 @@ import pandas as pd
 from mlflow.tracking import MlflowClient
 
 from hourcast.backtest import daily_origins, forecast_from
-from hourcast.backtest_report import log_backtest
-from hourcast.baselines import seasonal_naive
+from hourcast.backtest_report import SEASONS, add_seasonal_naive, log_backtest
 from hourcast.features import regularize
 from hourcast.forecaster import Forecaster
 from hourcast.metrics import mase_scale, score, score_by_step
@@ -270,13 +269,11 @@ def evaluate(
         if f"lo_{level}" in frame:
             inside = frame["actual"].between(frame[f"lo_{level}"], frame[f"hi_{level}"])
             metrics[f"holdout_coverage_{level}"] = float(inside[scored].mean())
-    for season in (24, 168):
-        naive = []
-        for (sid, origin), _group in frame.groupby(["series_id", "origin"], sort=False):
-            history = series_map[sid][series_map[sid].index < origin]
-            naive.append(seasonal_naive(history, HORIZON, season=season).to_numpy()[:HORIZON])
-        baseline = np.concatenate(naive)
-        metrics[f"holdout_seasonal_naive_{season}_mae"] = score(frame["actual"], baseline)["mae"]
+    baselines = add_seasonal_naive(frame, series_map, SEASONS)
+    for season in SEASONS:
+        metrics[f"holdout_seasonal_naive_{season}_mae"] = score(
+            baselines["actual"], baselines[f"seasonal_naive_{season}"]
+        )["mae"]
     return metrics, table
 
 

@@ -16,6 +16,7 @@ from hourcast.backtest_report import (
     step_metrics,
     with_baselines,
 )
+from hourcast.training import evaluate
 
 CHICAGO = "America/Chicago"
 HORIZON = 24
@@ -170,3 +171,17 @@ def test_backtest_round_trips_through_an_mlflow_run(tmp_path: Path) -> None:
         log_backtest(backtest)
     loaded = load_backtest(run.info.run_id, tracking_uri=tracking_uri)
     pd.testing.assert_frame_equal(loaded, backtest)
+
+
+def test_training_scores_the_same_baselines_the_charts_draw() -> None:
+    history = _history()
+    # the day before the second origin is missing: both must skip it, not shift the forecast
+    missing = (history["ts"] >= ORIGINS[1] - pd.Timedelta(hours=24)) & (history["ts"] < ORIGINS[1])
+    history.loc[missing, "value"] = np.nan
+    backtest = _backtest(history, ORIGINS)
+    series = {"s1": pd.Series(history["value"].to_numpy(), index=pd.DatetimeIndex(history["ts"]))}
+    metrics, _ = evaluate(backtest, series)
+    charted = with_baselines(backtest, history)
+    for season in (24, 168):
+        error = (charted["actual"] - charted[f"seasonal_naive_{season}"]).abs().mean()
+        assert metrics[f"holdout_seasonal_naive_{season}_mae"] == pytest.approx(error)
