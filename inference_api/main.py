@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 
 from hourcast import __version__
 from hourcast.serving import served_targets
-from hourcast.settings import Settings, get_settings
+from hourcast.settings import Settings, check_production_settings, get_settings
 from hourcast.storage.db import create_db_engine
 from hourcast.tracking import ServedModel, load_model_by_alias
 from hourcast.training import Target
@@ -52,6 +52,7 @@ def registry_loader(settings: Settings) -> Loader:
 def create_app(settings: Settings | None = None, loader: Loader | None = None) -> FastAPI:
     """Build the app; models load at start-up (retried in the background until found)."""
     settings = settings or get_settings()
+    check_production_settings(settings, "api")
     targets = served_targets(settings.api_models)  # fails at start-up on an unknown name
 
     @asynccontextmanager

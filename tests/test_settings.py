@@ -1,23 +1,39 @@
-"""Settings: defaults, environment, and Secrets Manager ARNs resolved at start-up."""
+"""Settings: defaults, environment, database parts, and the production requirements."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
-from hourcast.secrets import SecretResolutionError, is_secret_arn, resolve_secret
-from hourcast.settings import BUNDLED_TRAFFIC_CSV, Settings
+from hourcast.settings import (
+    BUNDLED_TRAFFIC_CSV,
+    MissingProductionSettingsError,
+    Settings,
+    check_production_settings,
+    main,
+    required_environment_variables,
+)
+
+# What ECS injects into the API task (values are placeholders, not credentials).
+API_PRODUCTION_ENV = {
+    "HOURCAST_ENV": "production",
+    "HOURCAST_DB_HOST": "observations.internal",
+    "HOURCAST_DB_USER": "hourcast",
+    "HOURCAST_DB_PASSWORD": "placeholder",
+    "HOURCAST_MLFLOW_TRACKING_URI": "http://mlflow:5000",
+}
 
 
 @pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import os
 
     for key in list(os.environ):
         if key.startswith("HOURCAST_"):
             monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)  # no stray .env file
 
 
 def test_embedded_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -56,44 +72,109 @@ def test_invalid_value_names_the_field(monkeypatch: pytest.MonkeyPatch) -> None:
         Settings()
 
 
-def test_is_secret_arn() -> None:
-    assert is_secret_arn("arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCd")
-    assert not is_secret_arn("postgresql://localhost/db")
-    assert not is_secret_arn(None)
-
-
-@pytest.mark.integration
-def test_secret_arns_are_resolved_from_secrets_manager(
-    moto_endpoint: str, monkeypatch: pytest.MonkeyPatch
+def test_database_url_is_assembled_from_parts_with_the_credentials_encoded(
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import boto3
+    password = "p@ss:w/rd%?#"
+    monkeypatch.setenv("HOURCAST_DB_HOST", "db.internal")
+    monkeypatch.setenv("HOURCAST_DB_PORT", "6543")
+    monkeypatch.setenv("HOURCAST_DB_NAME", "observations")
+    monkeypatch.setenv("HOURCAST_DB_USER", "app user")
+    monkeypatch.setenv("HOURCAST_DB_PASSWORD", password)
 
-    client = boto3.client("secretsmanager", endpoint_url=moto_endpoint, region_name="us-east-1")
-    url_arn = client.create_secret(
-        Name="hourcast/database-url", SecretString="postgresql://app:s3cret@db:5432/hourcast"
-    )["ARN"]
-    key_arn = client.create_secret(
-        Name="hourcast/openaq", SecretString=json.dumps({"api_key": "k-123", "other": "x"})
-    )["ARN"]
-    monkeypatch.setenv("HOURCAST_AWS_ENDPOINT_URL", moto_endpoint)
-    monkeypatch.setenv("HOURCAST_DATABASE_URL", url_arn)
-    monkeypatch.setenv("HOURCAST_OPENAQ_API_KEY", f"{key_arn}#api_key")
+    url = Settings().resolved_database_url
 
-    settings = Settings()
-
-    assert settings.resolved_database_url == "postgresql+psycopg2://app:s3cret@db:5432/hourcast"
-    assert settings.openaq_api_key is not None
-    assert settings.openaq_api_key.get_secret_value() == "k-123"
+    assert url.startswith("postgresql+psycopg2://app%20user:p%40ss%3Aw%2Frd%25%3F%23@")
+    assert url.endswith("@db.internal:6543/observations")
+    parsed = sa.make_url(url)
+    assert (parsed.username, parsed.password, parsed.host, parsed.port, parsed.database) == (
+        "app user",
+        password,
+        "db.internal",
+        6543,
+        "observations",
+    )
 
 
-@pytest.mark.integration
-def test_missing_secret_or_key_is_a_clear_error(moto_endpoint: str) -> None:
-    import boto3
+def test_a_whole_database_url_wins_over_the_parts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOURCAST_DB_HOST", "db.internal")
+    monkeypatch.setenv("HOURCAST_DATABASE_URL", "postgresql://u@other:5432/x")
+    assert Settings().resolved_database_url == "postgresql+psycopg2://u@other:5432/x"
 
-    client = boto3.client("secretsmanager", endpoint_url=moto_endpoint, region_name="us-east-1")
-    arn = client.create_secret(Name="hourcast/plain", SecretString="not json")["ARN"]
-    with pytest.raises(SecretResolutionError, match="no JSON field 'password'"):
-        resolve_secret(f"{arn}#password", endpoint_url=moto_endpoint)
-    missing = arn.replace("hourcast/plain", "hourcast/absent")
-    with pytest.raises(SecretResolutionError, match="cannot read secret"):
-        resolve_secret(missing, endpoint_url=moto_endpoint)
+
+def test_required_variables_are_read_from_the_field_marks() -> None:
+    api = required_environment_variables("api")
+    mage = required_environment_variables("mage")
+    assert api == [
+        "HOURCAST_ENV",
+        "HOURCAST_DB_HOST",
+        "HOURCAST_DB_USER",
+        "HOURCAST_DB_PASSWORD",
+        "HOURCAST_MLFLOW_TRACKING_URI",
+    ]
+    assert set(mage) - set(api) == {
+        "HOURCAST_TRAFFIC_SOURCE",
+        "HOURCAST_AWS_REGION",
+        "HOURCAST_OPENAQ_API_KEY",
+    }
+    with pytest.raises(ValueError, match="unknown service 'mlflow'"):
+        required_environment_variables("mlflow")
+
+
+def test_development_needs_nothing() -> None:
+    check_production_settings(Settings(), "api")
+    check_production_settings(Settings(), "mage")
+
+
+def test_production_names_every_missing_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in API_PRODUCTION_ENV.items():
+        monkeypatch.setenv(name, value)
+    check_production_settings(Settings(), "api")
+
+    with pytest.raises(MissingProductionSettingsError) as raised:
+        check_production_settings(Settings(), "mage")
+    assert raised.value.variables == (
+        "HOURCAST_TRAFFIC_SOURCE",
+        "HOURCAST_AWS_REGION",
+        "HOURCAST_OPENAQ_API_KEY",
+    )
+    assert "mage in production needs" in str(raised.value)
+
+    monkeypatch.setenv("HOURCAST_DB_PASSWORD", "")  # set but empty counts as missing
+    monkeypatch.delenv("HOURCAST_MLFLOW_TRACKING_URI")  # the laptop default is no answer
+    with pytest.raises(
+        MissingProductionSettingsError,
+        match=r"HOURCAST_DB_PASSWORD, HOURCAST_MLFLOW_TRACKING_URI$",
+    ):
+        check_production_settings(Settings(), "api")
+
+
+def test_a_whole_database_url_replaces_the_parts_in_production(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HOURCAST_ENV", "production")
+    monkeypatch.setenv("HOURCAST_MLFLOW_TRACKING_URI", "http://mlflow:5000")
+    with pytest.raises(MissingProductionSettingsError, match="HOURCAST_DB_HOST"):
+        check_production_settings(Settings(), "api")
+    monkeypatch.setenv("HOURCAST_DATABASE_URL", "postgresql://u@db:5432/hourcast")
+    check_production_settings(Settings(), "api")
+
+
+def test_the_api_refuses_to_start_in_production_without_its_settings() -> None:
+    from inference_api.main import create_app
+
+    with pytest.raises(MissingProductionSettingsError, match="HOURCAST_DB_HOST"):
+        create_app(Settings(env="production", mlflow_tracking_uri="http://mlflow:5000"))
+
+
+def test_command_line_check(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["mage"]) == 0
+    monkeypatch.setenv("HOURCAST_ENV", "production")
+    assert main(["mage"]) == 1
+    assert "HOURCAST_OPENAQ_API_KEY" in capsys.readouterr().err
+    assert main(["mlflow"]) == 2
+    monkeypatch.setenv("HOURCAST_ENV", "prod")
+    assert main(["api"]) == 1
+    assert "env" in capsys.readouterr().err
