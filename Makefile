@@ -20,10 +20,11 @@ $(UV):
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
-# Local environment: core + api + mlflow-server + dev (tests, tracking server, API).
-$(VENV)/.installed: $(UV) requirements/dev.txt pyproject.toml
+# Local environment: core + api + mlflow-server + dev (tests, tracking server, API), plus the
+# development package devtools/ (hourcast stack, the fake OpenAQ server), which no image installs.
+$(VENV)/.installed: $(UV) requirements/dev.txt pyproject.toml devtools/pyproject.toml
 	$(UV) pip install --quiet -p $(PY) -r requirements/dev.txt
-	$(UV) pip install --quiet -p $(PY) --no-deps -e .
+	$(UV) pip install --quiet -p $(PY) --no-deps -e . -e devtools
 	touch $@
 
 # Mage environment: core + orchestration (mage-ai pins clash with the full mlflow package).

@@ -49,7 +49,6 @@ class SeriesSpec:
         parameter: Measured quantity.
         units: Units of the values.
         timezone: IANA zone used for calendar features (local hour, weekday, holidays).
-        model_name: Registered MLflow model that forecasts it.
         holiday_calendar: Key of the holiday calendar for calendar features, or None.
     """
 
@@ -59,7 +58,6 @@ class SeriesSpec:
     parameter: str
     units: str
     timezone: str
-    model_name: str
     holiday_calendar: str | None = None
 
 
@@ -70,7 +68,6 @@ TRAFFIC_I94 = SeriesSpec(
     parameter="traffic_volume",
     units="vehicles/h",
     timezone="America/Chicago",
-    model_name="hourcast-traffic-volume",
     holiday_calendar="US-MN",
 )
 
@@ -102,8 +99,7 @@ def openaq_sensor_spec(
         timezone: IANA zone of the location.
 
     Returns:
-        SeriesSpec: A spec with no holiday calendar; its model would be
-        ``hourcast-openaq-<parameter>-<sensor_id>``.
+        SeriesSpec: A spec with no holiday calendar.
     """
     return SeriesSpec(
         series_id=f"openaq:{int(sensor_id)}",
@@ -112,5 +108,4 @@ def openaq_sensor_spec(
         parameter=parameter,
         units=units,
         timezone=timezone,
-        model_name=f"hourcast-openaq-{parameter}-{int(sensor_id)}",
     )

@@ -1,6 +1,6 @@
 """Serving: which registered model forecasts a series, and a forecast with its intervals.
 
-The inference API serves one registered model per training target (``hourcast.training``
+The inference API serves one registered model per training target (``hourcast.targets``
 ``TARGETS``: ``traffic``, ``pm25``). A series goes to the target that measures it, by the rule
 training uses to pick a target's series: same ``source`` and ``parameter``. The description
 comes from ``KNOWN_SERIES`` (no database needed) or else from the ``series`` table, so the
@@ -22,7 +22,7 @@ from datetime import datetime
 import pandas as pd
 from sqlalchemy import Engine
 
-from hourcast.forecaster import Forecaster
+from hourcast.forecasting.forecaster import Forecaster
 from hourcast.series import KNOWN_SERIES, SeriesSpec
 from hourcast.storage.observations import (
     StoredSeries,
@@ -30,7 +30,7 @@ from hourcast.storage.observations import (
     list_series,
     load_series,
 )
-from hourcast.training import TARGETS, Target
+from hourcast.targets import TARGETS, Target
 
 __all__ = [
     "ForecastResult",
@@ -75,10 +75,6 @@ def _described(spec: SeriesSpec) -> StoredSeries:
     )
 
 
-def _measures(target: Target, series: StoredSeries) -> bool:
-    return (target.source, target.parameter) == (series.source, series.parameter)
-
-
 @dataclass(frozen=True)
 class SeriesRoute:
     """The target whose model forecasts a series, and the series' description."""
@@ -102,7 +98,7 @@ def route_series(
     series = _described(spec) if spec is not None else lookup(series_id)
     if series is None:
         return None
-    target = next((t for t in targets if _measures(t, series)), None)
+    target = next((t for t in targets if t.measures(series.source, series.parameter)), None)
     return None if target is None else SeriesRoute(target, series)
 
 
@@ -111,7 +107,7 @@ def routable_series(engine: Engine, *, targets: Sequence[Target]) -> list[str]:
     ids = {
         spec.series_id
         for spec in KNOWN_SERIES.values()
-        if any(_measures(t, _described(spec)) for t in targets)
+        if any(t.measures(spec.source, spec.parameter) for t in targets)
     }
     for target in targets:
         stored = list_series(engine, source=target.source, parameter=target.parameter)

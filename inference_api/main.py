@@ -18,10 +18,10 @@ from hourcast import __version__
 from hourcast.serving import served_targets
 from hourcast.settings import Settings, check_production_settings, get_settings
 from hourcast.storage.db import create_db_engine
-from hourcast.tracking import ServedModel, load_model_by_alias
-from hourcast.training import Target
-from inference_api.metrics import install_metrics
+from hourcast.targets import Target
+from hourcast.training.tracking import ServedModel, load_model_by_alias
 from inference_api.model_store import Loader, ModelStore
+from inference_api.prometheus import install_metrics
 from inference_api.routes import forecast, health, models
 
 __all__ = ["app", "create_app"]

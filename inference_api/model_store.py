@@ -8,11 +8,11 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy import Engine
 
-from hourcast.series import KNOWN_SERIES, UnknownSeriesError
+from hourcast.series import UnknownSeriesError
 from hourcast.serving import routable_series, route_series, store_lookup
 from hourcast.storage.observations import StoredSeries
-from hourcast.tracking import ServedModel
-from hourcast.training import Target
+from hourcast.targets import Target
+from hourcast.training.tracking import ServedModel
 
 __all__ = ["Loader", "ModelSlot", "ModelStore"]
 
@@ -65,8 +65,7 @@ class ModelSlot:
     @property
     def dedicated_series(self) -> str | None:
         """The one series a per-series model is registered for; None for a global model."""
-        ids = [s.series_id for s in KNOWN_SERIES.values() if s.model_name == self.target.model_name]
-        return ids[0] if len(ids) == 1 else None
+        return self.target.series.series_id if self.target.series else None
 
     @property
     def fitted_series(self) -> list[str]:

@@ -9,11 +9,11 @@ all models are scored on exactly the same hours. No observed weather is used by 
 
 Models:
 
-- ``hourcast``: ``hourcast.forecaster.Forecaster`` with the series' preset
-  (``hourcast.models.presets``): direct 24-step model, holiday calendar for traffic,
+- ``hourcast``: ``hourcast.forecasting.forecaster.Forecaster`` with the series' preset
+  (``hourcast.forecasting.presets``): direct 24-step model, holiday calendar for traffic,
   conformal intervals; it reads the series with its gaps as they are.
-- baselines (``hourcast.baselines``, gaps handled natively): persistence, seasonal naive 24
-  and 168.
+- baselines (``hourcast.forecasting.baselines``, gaps handled natively): persistence,
+  seasonal naive 24 and 168.
 - ``mlforecast`` peers, recursive, date features ``hour``, ``dayofweek``, ``month`` computed
   in the series' local time: (a) LightGBM and (b) XGBoost, 500 trees, learning rate 0.05, on
   lags 1, 2, 3, 24, 48, 168, RollingMean/RollingStd(24) of lag 1 and RollingMean(168) of lag
@@ -59,18 +59,19 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from hourcast.backtest import ForecastFn, daily_origins, rolling_origin
-from hourcast.baselines import persistence, seasonal_naive
-from hourcast.features import HOUR, regularize
-from hourcast.forecaster import Forecaster
-from hourcast.metrics import mase_scale, score
-from hourcast.models import preset_for
+from hourcast.forecasting.baselines import persistence, seasonal_naive
+from hourcast.forecasting.features import HOUR, regularize
+from hourcast.forecasting.forecaster import Forecaster
+from hourcast.forecasting.presets import preset_for
+from hourcast.forecasting.scoring import mase_scale, score
+from hourcast.settings import BUNDLED_TRAFFIC_CSV
 from hourcast.sources.traffic import TRAFFIC_TIMEZONE, load_traffic
 from hourcast.timeutil import parse_instant
+from hourcast.training.backtest import ForecastFn, daily_origins, rolling_origin
+from hourcast_dev.openaq_fake import DATA_DIR
 
-ROOT = Path(__file__).resolve().parents[1]
-TRAFFIC_CSV = ROOT / "hourcast" / "data" / "traffic" / "Metro_Interstate_Traffic_Volume.csv"
-PM25_CSV = ROOT / "hourcast" / "data" / "beijing_pm25" / "PRSA_data_2010.1.1-2014.10.8.csv"
+TRAFFIC_CSV = BUNDLED_TRAFFIC_CSV
+PM25_CSV = DATA_DIR / "beijing_pm25" / "PRSA_data_2010.1.1-2014.10.8.csv"
 PM25_TIMEZONE = "Asia/Shanghai"
 HORIZON = 24
 SEED = 0

@@ -41,19 +41,16 @@ def main(
 
     from hourcast.settings import Settings
     from hourcast.storage.db import create_db_engine, upgrade
-    from hourcast.training import (
-        fit_and_log,
-        load_training_frame,
-        prepare_training_frame,
-        register_trained,
-    )
+    from hourcast.training.data import load_training_frame, prepare_training_frame
+    from hourcast.training.fit import fit_and_log
+    from hourcast.training.register import register_trained
 
     settings = Settings()
     engine = create_db_engine(settings.resolved_database_url)
     upgrade(engine)
     if target != "traffic":
         raise typer.BadParameter("only traffic has bundled data to time", param_hint="--target")
-    from hourcast.ingest import ingest_traffic
+    from hourcast.ingestion.traffic import ingest_traffic
 
     ingest_traffic(engine, settings=settings)
     engine.dispose()

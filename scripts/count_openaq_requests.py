@@ -18,15 +18,16 @@ from pathlib import Path
 
 import httpx
 
-from hourcast.ingestion.openaq import OpenAQSelection, ingest_openaq_sensors
+from hourcast.ingestion.openaq import ingest_openaq_sensors
+from hourcast.ingestion.openaq_sensors import OpenAQSelection
 from hourcast.sources.openaq import OpenAQClient
-from hourcast.sources.openaq_fake import (
+from hourcast.storage.db import create_db_engine, upgrade
+from hourcast_dev.openaq_fake import (
     BEIJING_LOCATION_ID,
     BEIJING_SENSOR_ID,
     FakeServer,
     create_app,
 )
-from hourcast.storage.db import create_db_engine, upgrade
 
 # The fake's Beijing series ends at 2014-10-08 15:00 UTC; the window ends just after it.
 END = datetime(2014, 10, 8, 16, tzinfo=UTC)

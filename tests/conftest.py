@@ -1,6 +1,6 @@
 """Shared fixtures: a throwaway PostgreSQL database, and real moto, MLflow and API servers.
 
-Integration fixtures start real processes on free loopback ports (via ``hourcast.devstack``)
+Integration fixtures start real processes on free loopback ports (via ``hourcast_dev.local_stack``)
 and stop them at the end of the session. PostgreSQL is the one at 127.0.0.1:5432 or
 ``HOURCAST_TEST_DATABASE_URL``; each session creates and drops its own databases.
 """
@@ -21,8 +21,8 @@ import pytest
 import sqlalchemy as sa
 import uvicorn
 
-from hourcast import devstack
 from hourcast.storage.db import create_db_engine, upgrade
+from hourcast_dev import local_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_URL = os.environ.get(
@@ -114,10 +114,10 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def moto_endpoint(run_dir: Path) -> Iterator[str]:
     """A moto server (S3 + Secrets Manager); the AWS variables point boto3 at fake keys."""
     os.environ.update(AWS_ENV)
-    port = devstack.free_port()
-    devstack.start(devstack.moto_service(port=port, env=AWS_ENV), run_dir)
+    port = local_stack.free_port()
+    local_stack.start(local_stack.moto_service(port=port, env=AWS_ENV), run_dir)
     yield f"http://127.0.0.1:{port}"
-    devstack.stop(run_dir, "moto")
+    local_stack.stop(run_dir, "moto")
 
 
 @dataclass(frozen=True)
@@ -140,17 +140,17 @@ def mlflow_server(
     bucket, prefix = "hourcast-mlflow", "mlartifacts"
     boto3.client("s3", endpoint_url=moto_endpoint).create_bucket(Bucket=bucket)
     backend = postgres.create("mlflow_test")
-    port = devstack.free_port()
+    port = local_stack.free_port()
     env = {**AWS_ENV, "MLFLOW_S3_ENDPOINT_URL": moto_endpoint}
-    service = devstack.mlflow_service(
+    service = local_stack.mlflow_service(
         port=port,
         backend_store_uri=backend,
         artifacts_destination=f"s3://{bucket}/{prefix}",
         env=env,
     )
-    devstack.start(service, run_dir)
+    local_stack.start(service, run_dir)
     yield MlflowServer(f"http://127.0.0.1:{port}", backend, bucket, prefix, moto_endpoint)
-    devstack.stop(run_dir, "mlflow")
+    local_stack.stop(run_dir, "mlflow")
     postgres.drop(backend)
 
 
@@ -173,7 +173,7 @@ class ApiServer:
     """An ASGI app under uvicorn in a thread: ``with ApiServer(app) as url``."""
 
     def __init__(self, app: Any) -> None:
-        self.port = devstack.free_port()
+        self.port = local_stack.free_port()
         self.server = uvicorn.Server(
             uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
         )

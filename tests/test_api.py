@@ -12,16 +12,16 @@ import httpx
 import pandas as pd
 import pytest
 
-from hourcast import devstack
-from hourcast.features import FeatureConfig
-from hourcast.forecaster import Forecaster
+from hourcast.forecasting.features import FeatureConfig
+from hourcast.forecasting.forecaster import Forecaster
 from hourcast.series import TRAFFIC_I94
 from hourcast.settings import BUNDLED_TRAFFIC_CSV, Settings
 from hourcast.sources.traffic import load_traffic
 from hourcast.storage.db import create_db_engine, upgrade
 from hourcast.storage.observations import register_series, upsert_observations
-from hourcast.tracking import ServedModel
-from hourcast.training import Target
+from hourcast.targets import Target
+from hourcast.training.tracking import ServedModel
+from hourcast_dev import local_stack
 from inference_api.main import create_app, registry_loader
 from inference_api.schemas import FORECAST_EXAMPLES, ForecastRequest
 from tests.conftest import ApiServer
@@ -266,7 +266,7 @@ def test_start_up_does_not_wait_for_a_tracking_server_that_is_down(
         monkeypatch.delenv(name, raising=False)
     settings = Settings(
         database_url=f"sqlite:///{tmp_path / 's.db'}",
-        mlflow_tracking_uri=f"http://127.0.0.1:{devstack.free_port()}",
+        mlflow_tracking_uri=f"http://127.0.0.1:{local_stack.free_port()}",
         api_model_retry_seconds=60,
         api_models=("traffic",),
     )

@@ -21,15 +21,15 @@ import pytest
 from fastapi import FastAPI
 from mlflow.tracking import MlflowClient
 
-from hourcast.features import FeatureConfig
-from hourcast.forecaster import Forecaster
+from hourcast.forecasting.features import FeatureConfig
+from hourcast.forecasting.forecaster import Forecaster
 from hourcast.series import TRAFFIC_I94, openaq_sensor_spec
 from hourcast.settings import Settings
-from hourcast.sources.openaq_fake import BEIJING_SENSOR_ID, DATA_DIR
 from hourcast.storage.db import create_db_engine, upgrade
 from hourcast.storage.observations import register_series, upsert_observations
-from hourcast.tracking import ServedModel, log_forecaster, register_model_version
-from hourcast.training import Target
+from hourcast.targets import Target
+from hourcast.training.tracking import ServedModel, log_forecaster, register_model_version
+from hourcast_dev.openaq_fake import BEIJING_SENSOR_ID, DATA_DIR
 from inference_api.main import create_app, registry_loader
 from tests.conftest import ApiServer, MlflowServer, PostgresDatabases
 

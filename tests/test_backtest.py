@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hourcast.backtest import daily_origins, forecast_from, rolling_origin
-from hourcast.baselines import persistence
+from hourcast.forecasting.baselines import persistence
+from hourcast.training.backtest import daily_origins, forecast_from, rolling_origin
 
 CHICAGO = "America/Chicago"
 

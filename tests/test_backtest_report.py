@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
-from hourcast.backtest_report import (
+from hourcast.training.backtest_report import (
+    evaluate,
     forecast_window,
     load_backtest,
     log_backtest,
@@ -16,7 +17,6 @@ from hourcast.backtest_report import (
     step_metrics,
     with_baselines,
 )
-from hourcast.training import evaluate
 
 CHICAGO = "America/Chicago"
 HORIZON = 24

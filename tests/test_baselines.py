@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hourcast.baselines import persistence, seasonal_naive
+from hourcast.forecasting.baselines import persistence, seasonal_naive
 
 
 def _history(hours: int = 24 * 10) -> pd.Series:

@@ -18,8 +18,8 @@ import psycopg2
 import pytest
 import sqlalchemy as sa
 
-from hourcast import devstack
 from hourcast.settings import BUNDLED_TRAFFIC_CSV
+from hourcast_dev import local_stack
 from tests.conftest import AWS_ENV, ROOT, MlflowServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.slow]
@@ -121,12 +121,12 @@ def test_pipeline_registers_and_api_serves(
     assert any(key.endswith("forecaster/booster.ubj") for key in keys), keys
 
     # The API loads the champion from the tracking server and serves it over HTTP.
-    port = devstack.free_port()
-    api = devstack.api_service(port=port, env=env)
-    devstack.start(api, run_dir)
+    port = local_stack.free_port()
+    api = local_stack.api_service(port=port, env=env)
+    local_stack.start(api, run_dir)
     base = f"http://127.0.0.1:{port}"
     try:
-        devstack.wait_healthy(f"{base}/ready", timeout=120)
+        local_stack.wait_healthy(f"{base}/ready", timeout=120)
         models = httpx.get(f"{base}/v1/models").json()["models"]
         assert (models[0]["version"], models[0]["run_id"]) == ("1", versions[0][1])
         response = httpx.post(
@@ -160,15 +160,15 @@ def test_pipeline_registers_and_api_serves(
 
         # Promoted by hand, version 2 is what the API serves after a restart ...
         _run([hourcast, "models", "promote", "2", "--reason", "e2e"], env)
-        devstack.stop(run_dir, "api")
-        devstack.start(api, run_dir)
-        devstack.wait_healthy(f"{base}/ready", timeout=120)
+        local_stack.stop(run_dir, "api")
+        local_stack.start(api, run_dir)
+        local_stack.wait_healthy(f"{base}/ready", timeout=120)
         assert httpx.get(f"{base}/v1/models").json()["models"][0]["version"] == "2"
         # ... and a rollback puts version 1 back.
         rolled = _run([hourcast, "models", "rollback"], env)
         assert "rolled back to v1" in rolled
     finally:
-        devstack.stop(run_dir, "api")
+        local_stack.stop(run_dir, "api")
 
 
 def test_cli_rejects_a_bad_train_end(tmp_path: Path) -> None:

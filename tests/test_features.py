@@ -1,19 +1,19 @@
-"""Features: no look-ahead, NaN-aware transforms, local-time calendar, whole-day holidays."""
+"""Features: no look-ahead, configuration, local-time calendar, whole-day holidays."""
 
 import datetime as dt
 
 import numpy as np
 import pandas as pd
 import pytest
-from numpy.testing import assert_allclose, assert_array_equal
+from numpy.testing import assert_array_equal
 
-from hourcast.calendars import DAY_FEATURES, US_FEDERAL_HOLIDAYS, minnesota_state_fair_days
-from hourcast.features import (
+from hourcast.forecasting.calendars import (
+    DAY_FEATURES,
+    US_FEDERAL_HOLIDAYS,
+    minnesota_state_fair_days,
+)
+from hourcast.forecasting.features import (
     FeatureConfig,
-    Lag,
-    RollingMean,
-    RollingStd,
-    SeasonalRollingMean,
     build_direct_features,
     build_features,
     calendar_feature_names,
@@ -103,40 +103,6 @@ def test_direct_steps_beyond_the_horizon_are_refused() -> None:
     series = _series()
     with pytest.raises(ValueError, match="steps"):
         build_direct_features(series, CONFIG, np.array([300]), np.array([25]))
-
-
-# --------------------------------------------------------------------------- transforms
-def _values(seed: int = 1, n: int = 500) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    values = rng.normal(100, 20, n)
-    values[rng.random(n) < 0.2] = np.nan
-    return values
-
-
-def test_lag_shifts() -> None:
-    values = _values()
-    out = Lag(3).transform(values)
-    assert np.isnan(out[:3]).all()
-    assert_array_equal(out[3:], values[:-3])
-
-
-@pytest.mark.parametrize("window", [2, 24, 168])
-def test_rolling_mean_and_std_match_pandas_on_gappy_data(window: int) -> None:
-    values = _values()
-    shifted = pd.Series(values).shift(1).rolling(window, min_periods=max(2, window // 2))
-    assert_allclose(RollingMean(1, window).transform(values), shifted.mean(), rtol=1e-9)
-    assert_allclose(RollingStd(1, window).transform(values), shifted.std(), rtol=1e-6, atol=1e-6)
-
-
-def test_seasonal_rolling_mean_averages_values_one_season_apart() -> None:
-    values = _values()
-    transform = SeasonalRollingMean(24, season_length=24, window_size=3)
-    out = transform.transform(values)
-    t = 300
-    expected = np.nanmean([values[t - 24], values[t - 48], values[t - 72]])
-    assert out[t] == pytest.approx(expected)
-    assert transform.span == 24 + 24 * 2
-    assert transform.name == "seasonal_rolling_mean_24x3_lag_24"
 
 
 def test_config_validates_and_round_trips() -> None:

@@ -1,16 +1,16 @@
-"""Forecaster: fit, predict (direct and recursive), intervals, gaps, global model, save/load."""
+"""Forecaster: fit, predict (direct and recursive), intervals, gaps, global model, fitted state."""
 
-import json
-from pathlib import Path
+from dataclasses import FrozenInstanceError
 
 import numpy as np
 import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
-from hourcast.baselines import persistence
-from hourcast.features import FeatureConfig
-from hourcast.forecaster import Forecaster, NotFittedError
+from hourcast.forecasting.baselines import persistence
+from hourcast.forecasting.conformal import ConformalIntervals
+from hourcast.forecasting.features import FeatureConfig
+from hourcast.forecasting.forecaster import Forecaster, NotFittedError
 
 CONFIG = FeatureConfig(
     lags=(1, 2, 24, 168),
@@ -94,7 +94,7 @@ def test_predict_uses_only_the_last_lookback_hours(fitted) -> None:
 def test_intervals_are_nested_and_cover_about_their_level() -> None:
     series = _series(70)
     forecaster = _forecaster().fit(series.iloc[: -24 * 7])
-    assert np.asarray(forecaster.interval_quantiles["80"]).shape == (24, 24, 2)
+    assert np.asarray(forecaster.intervals.quantiles["80"]).shape == (24, 24, 2)
     inside = {80: [], 95: []}
     for day in range(7, 0, -1):
         origin = len(series) - 24 * day
@@ -131,7 +131,7 @@ def test_season_calibration_uses_the_same_weeks_a_year_before_the_training_end()
     stormy = _forecaster(calibration_days=14, num_boost_round=20).fit(_noisy_weeks(days, year_back))
     assert stormy.calibrated_on == year_back
     width = {
-        name: np.abs(np.asarray(model.interval_quantiles["80"])).mean()
+        name: np.abs(np.asarray(model.intervals.quantiles["80"])).mean()
         for name, model in (("calm", calm), ("stormy", stormy))
     }
     assert width["stormy"] > 3 * width["calm"]  # the noisy weeks set the intervals
@@ -139,7 +139,7 @@ def test_season_calibration_uses_the_same_weeks_a_year_before_the_training_end()
         _noisy_weeks(days, year_back)
     )
     assert recent.calibrated_on == (end - pd.Timedelta(days=14), end)
-    assert np.abs(np.asarray(recent.interval_quantiles["80"])).mean() < width["stormy"] / 3
+    assert np.abs(np.asarray(recent.intervals.quantiles["80"])).mean() < width["stormy"] / 3
 
 
 def test_season_calibration_falls_back_to_recent_weeks_without_a_year_of_data() -> None:
@@ -153,37 +153,9 @@ def test_season_calibration_falls_back_to_recent_weeks_without_a_year_of_data() 
 
 def test_no_intervals_without_calibration() -> None:
     forecaster = _forecaster(calibration_days=0).fit(_series(40))
-    assert forecaster.interval_quantiles == {}
+    assert forecaster.interval_levels == ()
     with pytest.raises(ValueError, match="calibrated"):
         forecaster.predict_intervals(_series(40), 24)
-
-
-def test_save_and_load_round_trip(fitted, tmp_path: Path) -> None:
-    forecaster, series = fitted
-    folder = forecaster.save(tmp_path / "model")
-    assert (folder / "booster.ubj").exists()
-    spec = json.loads((folder / "forecaster.json").read_text())
-    assert spec["strategy"] == "direct"
-    assert spec["interval_quantiles"]["95"]
-    loaded = Forecaster.load(folder)
-    assert loaded.calibrated_on == forecaster.calibrated_on is not None
-    history = series.iloc[:-48]
-    pd.testing.assert_frame_equal(
-        loaded.predict_intervals(history, 30), forecaster.predict_intervals(history, 30)
-    )
-    assert loaded.config == forecaster.config
-    assert loaded.config.lookback == CONFIG.lookback
-    assert loaded.trained_until == forecaster.trained_until
-
-
-def test_load_refuses_an_older_format(fitted, tmp_path: Path) -> None:
-    forecaster, _ = fitted
-    folder = forecaster.save(tmp_path / "model")
-    spec = json.loads((folder / "forecaster.json").read_text())
-    spec["format_version"] = 1
-    (folder / "forecaster.json").write_text(json.dumps(spec))
-    with pytest.raises(ValueError, match="format"):
-        Forecaster.load(folder)
 
 
 def test_recursive_strategy_fits_and_predicts() -> None:
@@ -229,21 +201,24 @@ def test_errors_before_fit_and_on_bad_arguments(fitted) -> None:
         _forecaster().fit(_series(10))
 
 
-@pytest.mark.parametrize("transform", ["none", "scale"])
-def test_training_and_calibration_rows_use_only_values_before_the_origin(
-    fitted, transform: str
-) -> None:
+def test_fitted_state_is_set_only_by_fitting_or_loading(fitted) -> None:
+    forecaster, _ = fitted
+    with pytest.raises(AttributeError):
+        forecaster.intervals = ConformalIntervals()  # type: ignore[misc]
+    with pytest.raises(FrozenInstanceError):
+        forecaster.num_boost_round = 1  # type: ignore[misc]
+    copy = forecaster.clone(num_boost_round=5)
+    assert not copy.is_fitted
+    assert copy.num_boost_round == 5
+    assert forecaster.is_fitted
+    with pytest.raises(NotFittedError):
+        copy.booster  # noqa: B018
+
+
+def test_fit_reuses_intervals_calibrated_before(fitted) -> None:
     forecaster, series = fitted
-    forecaster = _forecaster(target_transform=transform)
-    forecaster.feature_names = forecaster._names()
-    values = series.copy()
-    values.iloc[300:500] = np.nan  # a long gap: the level falls back to older values
-    origin = 520
-    steps = np.arange(1, 25)
-    origins = np.full(24, origin)
-    before, levels = forecaster._direct_design(values, origins, steps, None, 0.0)
-    changed = values.copy()
-    changed.iloc[origin:] = changed.iloc[origin:] * 7 + 500
-    after, levels_after = forecaster._direct_design(changed, origins, steps, None, 0.0)
-    np.testing.assert_array_equal(before, after)
-    np.testing.assert_array_equal(levels, levels_after)
+    refit = forecaster.clone().fit(series.iloc[:-24], intervals=forecaster.intervals)
+    assert refit.intervals == forecaster.intervals
+    assert refit.trained_until == series.index[-25]
+    frame = refit.predict_intervals(series.iloc[:-24], 24)
+    assert (frame["lo_80"] <= frame["hi_80"]).all()

@@ -19,14 +19,14 @@ import yaml
 from hourcast.ingestion.outcome import RunOutcome, SeriesOutcome
 from hourcast.ingestion.pipeline import quality_issues, selection_from_variables, summary_frame
 from hourcast.settings import BUNDLED_TRAFFIC_CSV
-from hourcast.sources.openaq_fake import (
+from hourcast.sources.traffic import read_traffic_csv, to_hourly_utc
+from hourcast_dev.openaq_fake import (
     BEIJING_LOCATION_ID,
     BEIJING_SENSOR_ID,
     FakeServer,
     create_app,
     load_dataset,
 )
-from hourcast.sources.traffic import read_traffic_csv, to_hourly_utc
 from tests.conftest import ROOT, MlflowServer
 
 PIPELINES = ROOT / "orchestration" / "pipelines"

@@ -24,9 +24,13 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from hourcast.ingestion.openaq import OpenAQSelection, SensorTarget, ingest_openaq_sensors
+from hourcast.ingestion.openaq import ingest_openaq_sensors
+from hourcast.ingestion.openaq_sensors import OpenAQSelection, SensorTarget
 from hourcast.sources.openaq import OpenAQClient
-from hourcast.sources.openaq_fake import (
+from hourcast.storage.db import create_db_engine, upgrade
+from hourcast.storage.ingestion_state import get_run, get_watermark, list_runs
+from hourcast.storage.observations import load_observations
+from hourcast_dev.openaq_fake import (
     BEIJING_LOCATION_ID,
     BEIJING_SENSOR_ID,
     DATA_DIR,
@@ -34,9 +38,6 @@ from hourcast.sources.openaq_fake import (
     create_app,
     load_dataset,
 )
-from hourcast.storage.db import create_db_engine, upgrade
-from hourcast.storage.ingestion_state import get_run, get_watermark, list_runs
-from hourcast.storage.observations import load_observations
 from tests.conftest import ROOT
 
 BEIJING = f"openaq:{BEIJING_SENSOR_ID}"
@@ -358,12 +359,8 @@ def test_selection_requires_and_checks_a_location_filter() -> None:
 
 
 def _ingest_command() -> list[str]:
-    """``hourcast ingest`` once hourcast.cli uses this module's app; the module otherwise."""
-    from hourcast import cli, cli_ingest
-
-    if getattr(cli, "ingest_app", None) is cli_ingest.ingest_app:
-        return [str(Path(sys.executable).parent / "hourcast"), "ingest"]
-    return [sys.executable, "-m", "hourcast.cli_ingest"]
+    """The ``hourcast ingest`` console script of the running interpreter's environment."""
+    return [str(Path(sys.executable).parent / "hourcast"), "ingest"]
 
 
 def _count(engine: sa.Engine, series_id: str) -> int:

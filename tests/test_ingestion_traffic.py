@@ -21,8 +21,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from hourcast.ingest import IngestionError, ingest_traffic
-from hourcast.ingestion.traffic import ingest_traffic_objects, list_traffic_objects
+from hourcast.ingestion.outcome import IngestionError
+from hourcast.ingestion.traffic import ingest_traffic, ingest_traffic_objects, list_traffic_objects
 from hourcast.series import TRAFFIC_I94
 from hourcast.settings import BUNDLED_TRAFFIC_CSV, Settings
 from hourcast.sources.traffic import read_traffic_csv, to_hourly_utc
@@ -260,11 +260,7 @@ def test_object_names_yearly_then_appends() -> None:
 
 
 def _ingest_command() -> list[str]:
-    from hourcast import cli, cli_ingest
-
-    if getattr(cli, "ingest_app", None) is cli_ingest.ingest_app:
-        return [str(Path(sys.executable).parent / "hourcast"), "ingest"]
-    return [sys.executable, "-m", "hourcast.cli_ingest"]
+    return [str(Path(sys.executable).parent / "hourcast"), "ingest"]
 
 
 def _remembered(engine: sa.Engine) -> int:

@@ -35,18 +35,17 @@ from hourcast.sources.openaq import (
     RejectReason,
     parse_hourly_page,
 )
-from hourcast.sources.openaq_fake import (
+from hourcast_dev.openaq_fake import (
     BEIJING_LOCATION_ID,
     BEIJING_SENSOR_ID,
+    DATA_DIR,
     FakeServer,
     create_app,
 )
-from hourcast.sources.openaq_fake import main as fake_main
+from hourcast_dev.openaq_fake import main as fake_main
 
-FIXTURES = Path(__file__).parent / "fixtures" / "openaq"
-BEIJING_CSV = (
-    Path(__file__).parent.parent / "hourcast/data/beijing_pm25/PRSA_data_2010.1.1-2014.10.8.csv"
-)
+FIXTURES = DATA_DIR / "openaq"
+BEIJING_CSV = DATA_DIR / "beijing_pm25" / "PRSA_data_2010.1.1-2014.10.8.csv"
 ALL_1502 = (datetime(2016, 10, 1, tzinfo=UTC), datetime(2017, 5, 1, tzinfo=UTC))
 
 
@@ -239,7 +238,7 @@ def test_fake_runs_as_a_module() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     root = Path(__file__).parent.parent
-    command = [sys.executable, "-m", "hourcast.sources.openaq_fake", "--port", str(port)]
+    command = [sys.executable, "-m", "hourcast_dev.openaq_fake", "--port", str(port)]
     command += ["--log-level", "warning", "--fault", '{"status": 503, "times": 1}']
     process = subprocess.Popen(command, cwd=root, env={**os.environ, "PYTHONPATH": str(root)})
     try:

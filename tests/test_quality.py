@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hourcast.quality import (
+from hourcast.ingestion.quality import (
     QualityError,
     assert_quality,
     check_observations,

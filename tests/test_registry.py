@@ -9,7 +9,7 @@ import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
-from hourcast.registry import (
+from hourcast.training.registry import (
     CHALLENGER,
     CHAMPION,
     RegistryError,

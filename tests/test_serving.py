@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine
 
-from hourcast.features import FeatureConfig
-from hourcast.forecaster import Forecaster
+from hourcast.forecasting.features import FeatureConfig
+from hourcast.forecasting.forecaster import Forecaster
 from hourcast.series import TRAFFIC_I94, UnknownSeriesError, openaq_sensor_spec
 from hourcast.serving import (
     choose_levels,
@@ -24,7 +24,7 @@ from hourcast.serving import (
 )
 from hourcast.storage.db import create_db_engine, upgrade
 from hourcast.storage.observations import StoredSeries, register_series, upsert_observations
-from hourcast.training import TARGETS
+from hourcast.targets import TARGETS
 
 PM25 = TARGETS["pm25"]
 TRAFFIC = TARGETS["traffic"]

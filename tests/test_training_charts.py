@@ -15,8 +15,8 @@ import psycopg2
 import pytest
 import yaml
 
-from hourcast.backtest_report import BACKTEST_COLUMNS
 from hourcast.settings import BUNDLED_TRAFFIC_CSV
+from hourcast.training.backtest_report import BACKTEST_COLUMNS
 from tests.conftest import ROOT, MlflowServer
 from tests.test_ingest_pipelines import _dsn, _env, _mage_run
 

@@ -10,7 +10,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from hourcast.settings import Settings
-from hourcast.tuning import tune
+from hourcast.training.tuning import tune
 
 
 @pytest.fixture

@@ -13,10 +13,11 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine, select
 
-from hourcast.ingest import IngestionError, ingest_openaq, ingest_traffic
-from hourcast.ingestion.openaq import DEFAULT_OVERLAP, OpenAQSelection
-from hourcast.ingestion.outcome import RunOutcome
-from hourcast.quality import check_observations
+from hourcast.ingestion.openaq import DEFAULT_OVERLAP, ingest_openaq
+from hourcast.ingestion.openaq_sensors import OpenAQSelection
+from hourcast.ingestion.outcome import IngestionError, RunOutcome
+from hourcast.ingestion.quality import check_observations
+from hourcast.ingestion.traffic import ingest_traffic
 from hourcast.settings import Settings
 from hourcast.storage.db import create_db_engine, upgrade
 from hourcast.storage.observations import latest_observations, load_observations

@@ -14,6 +14,8 @@ Each object is converted to UTC hours on its own (DST changes fall inside a year
 in chunks; the object's memory is written in the transaction of its last chunk, so an object
 is either remembered and fully stored, or read again by the next run. Upserts make the
 re-read harmless. Rows of an object that later disappear from it are not deleted.
+
+:func:`ingest_traffic` is the entry point the CLI and the Mage blocks call.
 """
 
 from __future__ import annotations
@@ -39,22 +41,26 @@ from hourcast.ingestion.outcome import (
     log_progress,
     logged_run,
 )
-from hourcast.quality import plausible_range
-from hourcast.series import SeriesSpec
+from hourcast.ingestion.quality import plausible_range
+from hourcast.series import TRAFFIC_I94, SeriesSpec
+from hourcast.settings import Settings
 from hourcast.sources.traffic import parse_s3_uri, read_traffic_csv, to_hourly_utc
 from hourcast.storage.ingestion_state import (
     get_source_object,
     remember_source_object,
     set_watermark,
 )
-from hourcast.storage.observations import register_series, upsert_observations
+from hourcast.storage.observations import UpsertResult, register_series, upsert_observations
 
 __all__ = [
     "TRAFFIC_SOURCE",
+    "IngestResult",
     "TrafficObject",
+    "ingest_traffic",
     "ingest_traffic_objects",
     "list_traffic_objects",
     "local_traffic_object",
+    "s3_client",
 ]
 
 TRAFFIC_SOURCE = "traffic"
@@ -259,3 +265,87 @@ def ingest_traffic_objects(
             progress.advance("objects", completed=done)
         progress.end("objects")
         return end_run(engine, outcome=outcome), source_rows
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """Outcome of one traffic ingestion of one series.
+
+    Attributes:
+        series_id: The series.
+        source_rows: CSV rows read in this run (0 when every object was unchanged).
+        hours: Hourly rows derived from them.
+        upsert: Inserted, updated and unchanged hours.
+        run_id: Id in the run log (``ingestion_runs``).
+        status: ``succeeded`` or ``partial`` (a failed run raises instead).
+        objects_read: Objects read because they were new or changed.
+        objects_skipped: Objects skipped because their ETag (or hash) was unchanged.
+        rejected: Hours rejected (implausible volume, future hour).
+        outcome: The full run outcome (per-object details).
+    """
+
+    series_id: str
+    source_rows: int
+    hours: int
+    upsert: UpsertResult
+    run_id: str | None = None
+    status: str = "succeeded"
+    objects_read: int = 0
+    objects_skipped: int = 0
+    rejected: int = 0
+    outcome: RunOutcome | None = None
+
+
+def s3_client(settings: Settings) -> Any:
+    """A boto3 S3 client for the configured region and endpoint (moto locally)."""
+    import boto3
+
+    return boto3.client(
+        "s3", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url
+    )
+
+
+def ingest_traffic(
+    engine: Engine,
+    *,
+    settings: Settings,
+    source: str | None = None,
+    spec: SeriesSpec = TRAFFIC_I94,
+    progress: Progress | None = None,
+) -> IngestResult:
+    """Upsert the traffic rows of the new or changed objects of ``source``.
+
+    Args:
+        engine (Engine): The observation store (migrated).
+        settings (Settings): Process settings (S3 region and endpoint).
+        source (str | None): CSV path or ``s3://bucket/prefix``. Defaults to
+            ``HOURCAST_TRAFFIC_SOURCE``.
+        spec (SeriesSpec): The series. Defaults to the I-94 series.
+        progress (Progress | None): Receives per-object progress.
+
+    Returns:
+        IngestResult: Counts of this run; a re-run with unchanged objects reads nothing.
+
+    Raises:
+        IngestionError: The run failed as a whole (no such file or objects, every object
+            unreadable); it is logged as ``failed`` first.
+    """
+    location = source or settings.traffic_source
+    s3 = s3_client(settings) if location.startswith("s3://") else None
+    outcome, source_rows = ingest_traffic_objects(
+        engine, source=location, spec=spec, s3=s3, progress=progress
+    )
+    outcome.raise_for_status()
+    series = outcome.series[0]
+    return IngestResult(
+        series_id=spec.series_id,
+        source_rows=source_rows,
+        hours=sum(o.hours for o in outcome.objects),
+        upsert=UpsertResult(series.inserted, series.updated, series.unchanged),
+        run_id=outcome.run_id,
+        status=outcome.status,
+        objects_read=sum(o.status == "read" for o in outcome.objects),
+        objects_skipped=sum(o.status == "skipped" for o in outcome.objects),
+        rejected=series.rejected,
+        outcome=outcome,
+    )

@@ -14,7 +14,7 @@ from hourcast.serving import (
     stored_history,
 )
 from inference_api.deps import EngineDep, SettingsDep, StoreDep
-from inference_api.metrics import FORECAST_HOURS
+from inference_api.prometheus import FORECAST_HOURS
 from inference_api.schemas import (
     FORECAST_EXAMPLES,
     ForecastRequest,

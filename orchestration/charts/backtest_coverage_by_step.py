@@ -1,4 +1,4 @@
-from hourcast.backtest_report import step_metrics
+from hourcast.training.backtest_report import step_metrics
 
 # Percent of actuals inside the 80 % and 95 % intervals per horizon step, and the targets.
 steps = step_metrics(df_1)

@@ -1,4 +1,4 @@
-from hourcast.backtest_report import forecast_window
+from hourcast.training.backtest_report import forecast_window
 
 # Forecast (24 h ahead from each daily origin), 80 % interval and actuals of the first series.
 # x: the local hour in milliseconds since 1970 (the line chart takes numbers; the label format

@@ -1,4 +1,4 @@
-from hourcast.backtest_report import step_metrics
+from hourcast.training.backtest_report import step_metrics
 
 # MAE per horizon step over every series and origin: the model against the seasonal naives.
 steps = step_metrics(df_1)

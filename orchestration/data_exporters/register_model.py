@@ -1,7 +1,8 @@
 """Register the trained model; the promotion gate decides champion or challenger."""
 
 from hourcast.settings import get_settings
-from hourcast.training import TrainedRun, register_trained
+from hourcast.training.fit import TrainedRun
+from hourcast.training.register import register_trained
 
 if "data_exporter" not in globals():
     from mage_ai.data_preparation.decorators import data_exporter

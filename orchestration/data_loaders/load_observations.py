@@ -4,7 +4,7 @@ import pandas as pd
 
 from hourcast.settings import get_settings
 from hourcast.timeutil import parse_instant
-from hourcast.training import load_training_frame
+from hourcast.training.data import load_training_frame
 
 if "data_loader" not in globals():
     from mage_ai.data_preparation.decorators import data_loader

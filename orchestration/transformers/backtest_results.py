@@ -5,8 +5,8 @@ The chart blocks of the pipeline draw from this output (see `orchestration/chart
 
 import pandas as pd
 
-from hourcast.backtest_report import BACKTEST_COLUMNS, load_backtest, with_baselines
 from hourcast.settings import get_settings
+from hourcast.training.backtest_report import BACKTEST_COLUMNS, load_backtest, with_baselines
 
 if "transformer" not in globals():
     from mage_ai.data_preparation.decorators import transformer

@@ -3,7 +3,7 @@
 import pandas as pd
 
 from hourcast.ingestion.pipeline import ingested_observations, migrated_engine
-from hourcast.quality import duplicate_hours, future_timestamps, out_of_range
+from hourcast.ingestion.quality import duplicate_hours, future_timestamps, out_of_range
 from hourcast.settings import get_settings
 
 if "transformer" not in globals():

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from hourcast.training import prepare_training_frame
+from hourcast.training.data import prepare_training_frame
 
 if "transformer" not in globals():
     from mage_ai.data_preparation.decorators import transformer

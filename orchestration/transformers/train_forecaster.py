@@ -4,7 +4,8 @@ import pandas as pd
 
 from hourcast.settings import get_settings
 from hourcast.timeutil import parse_instant
-from hourcast.training import fit_and_log, tuned_settings
+from hourcast.training.fit import fit_and_log
+from hourcast.training.tuning import tuned_settings
 
 if "transformer" not in globals():
     from mage_ai.data_preparation.decorators import transformer

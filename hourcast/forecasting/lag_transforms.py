@@ -1,0 +1,190 @@
+"""Lag transforms: features of hour ``t`` computed from values at ``t - lag`` and earlier.
+
+Small classes on one base, :class:`LagTransform` (``Lag``, ``RollingMean``, ``RollingStd``,
+``SeasonalRollingMean``), in the manner of ``mlforecast.lag_transforms``. They are NaN-aware:
+a rolling window with enough observed values is computed from those, so gaps are tolerated
+without inventing values.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+__all__ = ["Lag", "LagTransform", "RollingMean", "RollingStd", "SeasonalRollingMean"]
+
+
+def _shift(values: np.ndarray, lag: int) -> np.ndarray:
+    """``out[t] = values[t - lag]`` (NaN before the start)."""
+    out = np.full(len(values), np.nan)
+    if lag < len(values):
+        out[lag:] = values[: len(values) - lag]
+    return out
+
+
+def _rolling_sums(values: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sum, sum of squares and count of the observed values in each trailing window."""
+    observed = ~np.isnan(values)
+    filled = np.where(observed, values, 0.0)
+    zero = np.zeros(1)
+    sums = np.concatenate([zero, np.cumsum(filled)])
+    squares = np.concatenate([zero, np.cumsum(filled * filled)])
+    counts = np.concatenate([zero, np.cumsum(observed)])
+    end = np.arange(1, len(values) + 1)
+    start = np.maximum(end - window, 0)
+    return sums[end] - sums[start], squares[end] - squares[start], counts[end] - counts[start]
+
+
+class LagTransform(ABC):
+    """A feature of hour ``t`` computed from values at ``t - lag`` and earlier.
+
+    Args:
+        lag (int): Hours between ``t`` and the newest value used (>= 1).
+    """
+
+    lag: int
+
+    def __init__(self, lag: int) -> None:
+        if lag < 1:
+            raise ValueError("lag must be >= 1: lag 0 is the value being predicted")
+        self.lag = lag
+
+    @property
+    @abstractmethod
+    def span(self) -> int:
+        """Hours between ``t`` and the oldest value used."""
+
+    @property
+    @abstractmethod
+    def name(self) -> str:
+        """Column name."""
+
+    @abstractmethod
+    def _apply(self, lagged: np.ndarray) -> np.ndarray:
+        """The statistic over values already shifted by ``lag``."""
+
+    def transform(self, values: np.ndarray) -> np.ndarray:
+        """The feature for every position of ``values`` (a regular hourly array, NaN = unknown).
+
+        Args:
+            values (np.ndarray): Float values, one per hour.
+
+        Returns:
+            np.ndarray: ``out[t]`` depends on ``values[t - span : t - lag + 1]`` only.
+        """
+        return self._apply(_shift(np.asarray(values, dtype=float), self.lag))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name})"
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and vars(self) == vars(other)
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, *sorted(vars(self).items())))
+
+
+class Lag(LagTransform):
+    """The value ``lag`` hours earlier."""
+
+    @property
+    def span(self) -> int:
+        return self.lag
+
+    @property
+    def name(self) -> str:
+        return f"lag_{self.lag}"
+
+    def _apply(self, lagged: np.ndarray) -> np.ndarray:
+        return lagged
+
+
+class _Rolling(LagTransform):
+    """Base of trailing-window statistics: ``window`` hours ending at ``t - lag``.
+
+    Args:
+        lag (int): Hours between ``t`` and the newest value of the window.
+        window (int): Window length in hours (>= 2).
+        min_samples (int | None): Observed values needed, else NaN. Defaults to half the window.
+    """
+
+    _stat = ""
+
+    def __init__(self, lag: int, window: int, min_samples: int | None = None) -> None:
+        super().__init__(lag)
+        if window < 2:
+            raise ValueError("window must be >= 2")
+        self.window = window
+        self.min_samples = max(2, window // 2) if min_samples is None else min_samples
+
+    @property
+    def span(self) -> int:
+        return self.lag + self.window - 1
+
+    @property
+    def name(self) -> str:
+        return f"rolling_{self._stat}_{self.window}_lag_{self.lag}"
+
+
+class RollingMean(_Rolling):
+    """Mean of the observed values in the window."""
+
+    _stat = "mean"
+
+    def _apply(self, lagged: np.ndarray) -> np.ndarray:
+        sums, _, counts = _rolling_sums(lagged, self.window)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(counts >= self.min_samples, sums / counts, np.nan)
+
+
+class RollingStd(_Rolling):
+    """Sample standard deviation of the observed values in the window."""
+
+    _stat = "std"
+
+    def _apply(self, lagged: np.ndarray) -> np.ndarray:
+        sums, squares, counts = _rolling_sums(lagged, self.window)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            variance = (squares - sums * sums / counts) / (counts - 1)
+            return np.where(counts >= self.min_samples, np.sqrt(np.maximum(variance, 0.0)), np.nan)
+
+
+class SeasonalRollingMean(LagTransform):
+    """Mean of ``window_size`` values one season apart: ``t - lag``, ``t - lag - season``, ...
+
+    Args:
+        lag (int): Hours between ``t`` and the newest value.
+        season_length (int): Hours between the values (24: same hour on earlier days).
+        window_size (int): Number of values (>= 2).
+        min_samples (int | None): Observed values needed. Defaults to half, at least 1.
+    """
+
+    def __init__(
+        self, lag: int, season_length: int, window_size: int, min_samples: int | None = None
+    ) -> None:
+        super().__init__(lag)
+        if season_length < 1 or window_size < 2:
+            raise ValueError("season_length must be >= 1 and window_size >= 2")
+        self.season_length = season_length
+        self.window_size = window_size
+        self.min_samples = max(1, window_size // 2) if min_samples is None else min_samples
+
+    @property
+    def span(self) -> int:
+        return self.lag + self.season_length * (self.window_size - 1)
+
+    @property
+    def name(self) -> str:
+        return f"seasonal_rolling_mean_{self.season_length}x{self.window_size}_lag_{self.lag}"
+
+    def _apply(self, lagged: np.ndarray) -> np.ndarray:
+        sums = np.zeros(len(lagged))
+        counts = np.zeros(len(lagged))
+        for k in range(self.window_size):
+            shifted = _shift(lagged, k * self.season_length)
+            observed = ~np.isnan(shifted)
+            sums += np.where(observed, shifted, 0.0)
+            counts += observed
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(counts >= self.min_samples, sums / counts, np.nan)
