@@ -10,16 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from hourcast.forecasting.features import HOUR, regularize
+from hourcast.forecasting.features import HOUR, observed_history
 
 __all__ = ["persistence", "seasonal_naive"]
-
-
-def _observed(history: pd.Series) -> pd.Series:
-    observed = history.dropna()
-    if observed.empty:
-        raise ValueError("the history has no observed value")
-    return regularize(observed)
 
 
 def _future_index(series: pd.Series, horizon: int) -> pd.DatetimeIndex:
@@ -38,7 +31,7 @@ def persistence(history: pd.Series, horizon: int) -> pd.Series:
     Returns:
         pd.Series: Forecasts indexed by UTC hour start.
     """
-    series = _observed(history)
+    series = observed_history(history)
     return pd.Series(series.iloc[-1], index=_future_index(series, horizon), name="forecast")
 
 
@@ -56,7 +49,7 @@ def seasonal_naive(history: pd.Series, horizon: int, season: int = 24) -> pd.Ser
     """
     if season < 1:
         raise ValueError("season must be >= 1")
-    series = _observed(history)
+    series = observed_history(history)
     values = series.to_numpy()
     n = len(values)
     out = np.full(horizon, np.nan)

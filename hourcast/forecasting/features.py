@@ -44,6 +44,7 @@ __all__ = [
     "calendar_feature_names",
     "calendar_features",
     "direct_feature_names",
+    "observed_history",
     "regularize",
 ]
 
@@ -153,6 +154,18 @@ def regularize(values: pd.Series, end: pd.Timestamp | None = None) -> pd.Series:
     last = series.index[-1] if end is None else max(series.index[-1], end)
     full = pd.date_range(series.index[0], last, freq="h")
     return series.reindex(full)
+
+
+def observed_history(history: pd.Series) -> pd.Series:
+    """The observed values of a history on a gap-free UTC index (what models forecast after).
+
+    Raises:
+        ValueError: No value is observed.
+    """
+    observed = history.dropna()
+    if observed.empty:
+        raise ValueError("the history has no observed value")
+    return regularize(observed)
 
 
 def calendar_feature_names(config: FeatureConfig) -> list[str]:

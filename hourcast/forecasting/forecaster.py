@@ -39,12 +39,10 @@ traffic features), persistence 31.9/41.8.
 Intervals are split conformal, calibrated during ``fit``: see
 :mod:`hourcast.forecasting.conformal`, which also has the measured coverage.
 
-Layout, after ``mlforecast``: :class:`Forecaster` is the front class. It holds the
-configuration (its dataclass fields, frozen) and the fitted state
-(:class:`~hourcast.forecasting.state.FittedState`, set only by :meth:`Forecaster.fit` and
-:meth:`Forecaster.load`), and delegates feature design and the forecasting loops to an
-:class:`~hourcast.forecasting.engine.Engine`, calibration to
-:mod:`~hourcast.forecasting.conformal` and storage to :mod:`~hourcast.forecasting.persistence`.
+Layout, after ``mlforecast``: the front class :class:`Forecaster` holds the configuration
+(frozen fields) and the fitted state (``state.FittedState``, set only by ``fit`` and
+``load``); feature design and forecasting loops are in ``engine``, calibration in
+``conformal``, storage in ``persistence``.
 """
 
 from __future__ import annotations
@@ -66,7 +64,7 @@ from hourcast.forecasting.conformal import (
     calibrate,
 )
 from hourcast.forecasting.engine import STRATEGIES, Engine, Strategy
-from hourcast.forecasting.features import FeatureConfig, regularize
+from hourcast.forecasting.features import FeatureConfig, observed_history, regularize
 from hourcast.forecasting.persistence import read_forecaster, write_forecaster
 from hourcast.forecasting.state import FittedState, NotFittedError
 from hourcast.forecasting.target_transforms import TARGET_TRANSFORMS, TargetTransform
@@ -97,13 +95,6 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "seed": 7,
 }
 _DEFAULT_SERIES = "series"
-
-
-def _regular_history(history: pd.Series) -> pd.Series:
-    observed = history.dropna()
-    if observed.empty:
-        raise ValueError("the history has no observed value")
-    return regularize(observed)
 
 
 def _as_mapping(values: SeriesInput) -> dict[str, pd.Series]:
@@ -186,11 +177,7 @@ class Forecaster:
 
     @property
     def booster(self) -> xgb.Booster:
-        """The trained booster.
-
-        Raises:
-            NotFittedError: Not fitted.
-        """
+        """The trained booster; raises NotFittedError before fitting."""
         return self._require_state().booster
 
     @property
@@ -306,7 +293,7 @@ class Forecaster:
         state = self._require_state()
         if horizon < 1:
             raise ValueError("horizon must be >= 1")
-        series = _regular_history(history)
+        series = observed_history(history)
         forecast, levels = self._engine.forecast(
             state.booster,
             series,
@@ -388,14 +375,8 @@ class Forecaster:
 
     # ----------------------------------------------------------------- persistence
     def save(self, path: str | Path) -> Path:
-        """Write the forecaster to a folder (:mod:`hourcast.forecasting.persistence`).
-
-        Returns:
-            Path: The folder.
-
-        Raises:
-            NotFittedError: Not fitted.
-        """
+        """Write the forecaster to a folder (:mod:`~hourcast.forecasting.persistence`); returns
+        the folder. Raises NotFittedError before fitting."""
         settings = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
         return write_forecaster(path, settings=settings, state=self._require_state())
 

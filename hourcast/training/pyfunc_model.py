@@ -13,6 +13,7 @@ from typing import Any
 
 import mlflow
 import pandas as pd
+from mlflow.pyfunc import PythonModel
 
 from hourcast.forecasting import Forecaster
 
@@ -39,7 +40,7 @@ def forecast_frame(
     return out
 
 
-class ForecasterModel(mlflow.pyfunc.PythonModel):
+class ForecasterModel(PythonModel):
     """The pyfunc: forecasts the hours after the history it is given."""
 
     forecaster: Forecaster
