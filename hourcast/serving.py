@@ -17,11 +17,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
+from hourcast.forecasting.arrays import FloatArray, IntArray
+from hourcast.forecasting.fast_path import (
+    DirectPredictor,
+    SeriesInput,
+    recent_observed,
+)
 from hourcast.forecasting.forecaster import Forecaster
 from hourcast.series import KNOWN_SERIES, SeriesSpec
 from hourcast.storage.observations import (
@@ -30,23 +37,35 @@ from hourcast.storage.observations import (
     list_series,
     load_series,
 )
+from hourcast.storage.schema import observations
 from hourcast.targets import TARGETS, Target
 
 __all__ = [
+    "FUTURE_TOLERANCE",
+    "ForecastJob",
     "ForecastResult",
+    "HistoryError",
+    "SeriesForecast",
     "SeriesLookup",
     "SeriesRoute",
     "choose_levels",
+    "forecast_jobs",
     "forecast_series",
+    "history_arrays",
     "history_from_points",
+    "last_observed_hours",
     "routable_series",
     "route_series",
     "served_targets",
     "store_lookup",
     "stored_history",
+    "stored_history_arrays",
 ]
 
 SeriesLookup = Callable[[str], StoredSeries | None]
+FUTURE_TOLERANCE = timedelta(hours=1)
+"""How far after the current time a sent history hour may start (clocks differ)."""
+_HOUR_NS = 3_600_000_000_000
 
 
 def served_targets(names: Iterable[str]) -> list[Target]:
@@ -115,6 +134,20 @@ def routable_series(engine: Engine, *, targets: Sequence[Target]) -> list[str]:
     return sorted(ids)
 
 
+def last_observed_hours(engine: Engine) -> dict[str, datetime]:
+    """The newest stored hour with a value of every series (UTC)."""
+    query = (
+        select(observations.c.series_id, func.max(observations.c.ts))
+        .where(observations.c.value.is_not(None))
+        .group_by(observations.c.series_id)
+    )
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+    return {
+        series_id: ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC) for series_id, ts in rows
+    }
+
+
 def store_lookup(engine: Engine) -> SeriesLookup:
     """A :data:`SeriesLookup` reading the ``series`` table."""
     return lambda series_id: load_series(engine, series_id=series_id)
@@ -133,6 +166,102 @@ def stored_history(engine: Engine, *, series_id: str, hours: int) -> pd.Series |
     if stored["value"].notna().sum() == 0:
         return None
     return pd.Series(stored["value"].to_numpy(), index=pd.DatetimeIndex(stored["ts"]))
+
+
+class HistoryError(ValueError):
+    """A sent history point that cannot be used; names the point and the field.
+
+    Args:
+        index: Position of the point in the sent history.
+        field: ``ts`` or ``value``.
+        message: What is wrong.
+    """
+
+    def __init__(self, index: int, field: str, message: str) -> None:
+        self.index = index
+        self.field = field
+        self.message = message
+        super().__init__(f"history[{index}].{field}: {message}")
+
+
+def _epoch_seconds(stamps: Sequence[str]) -> FloatArray:
+    """Seconds since 1970-01-01 UTC of ISO-8601 strings; naive ones are UTC.
+
+    ``datetime.fromisoformat`` and the standard library's fixed-offset time zones are C code:
+    several times faster than parsing into another library's datetimes and converting those.
+    """
+    out = np.empty(len(stamps))
+    for position, text in enumerate(stamps):
+        try:
+            stamp = datetime.fromisoformat(text)
+        except ValueError:
+            raise HistoryError(position, "ts", f"not an ISO-8601 date-time: {text!r}") from None
+        if stamp.tzinfo is None:  # naive: UTC by contract (timestamp() would take local time)
+            stamp = stamp.replace(tzinfo=UTC)
+        out[position] = stamp.timestamp()
+    return out
+
+
+def history_arrays(
+    stamps: Sequence[str],
+    values: Sequence[float | None],
+    *,
+    now: datetime | None = None,
+    value_range: tuple[float, float] | None = None,
+) -> tuple[IntArray, FloatArray]:
+    """Sent ``(hour, value)`` pairs as (epoch hours, values); None becomes NaN.
+
+    Args:
+        stamps: Hour starts, ISO-8601; naive ones are UTC.
+        values: The value of each hour, or None.
+        now: The current time (default: the clock); no hour may start more than
+            :data:`FUTURE_TOLERANCE` after it.
+        value_range: The plausible ``(low, high)`` of the series' parameter, if known.
+
+    Raises:
+        HistoryError: The first point that is not an ISO-8601 date-time or not an hour start,
+            starts before 1970 or after
+            ``now`` plus the tolerance, repeats an hour, or lies outside ``value_range``.
+    """
+    seconds = _epoch_seconds(stamps)
+    limit = (now or datetime.now(UTC)).timestamp() + FUTURE_TOLERANCE.total_seconds()
+    checks = [
+        (seconds % 3600 != 0, "ts", "not an hour start (minutes and seconds must be zero in UTC)"),
+        (seconds < 0, "ts", "before 1970-01-01"),
+        (seconds > limit, "ts", f"more than {FUTURE_TOLERANCE} after the current time"),
+    ]
+    for failed, field_name, message in checks:
+        if failed.any():
+            raise HistoryError(int(np.argmax(failed)), field_name, message)
+    hours = (seconds // 3600).astype(np.int64)
+    unique, first_seen = np.unique(hours, return_index=True)
+    if len(unique) != len(hours):
+        repeated = np.ones(len(hours), dtype=bool)
+        repeated[first_seen] = False
+        raise HistoryError(int(np.argmax(repeated)), "ts", "the same hour is sent more than once")
+    array = np.array(values, dtype=float)
+    if value_range is not None:
+        low, high = value_range
+        with np.errstate(invalid="ignore"):
+            outside = (array < low) | (array > high)
+        if outside.any():
+            at = int(np.argmax(outside))
+            raise HistoryError(
+                at, "value", f"{array[at]:g} is outside the plausible range {low:g} to {high:g}"
+            )
+    return hours, array
+
+
+def stored_history_arrays(
+    engine: Engine, *, series_id: str, hours: int
+) -> tuple[IntArray, FloatArray] | None:
+    """The last ``hours`` stored hours as (epoch hours, values), or None if none has a value."""
+    stored = latest_observations(engine, series_id=series_id, hours=hours)
+    values = stored["value"].to_numpy(dtype=float)
+    if not (~np.isnan(values)).any():
+        return None
+    stamps = pd.DatetimeIndex(stored["ts"])
+    return stamps.to_numpy(dtype="datetime64[ns]").astype(np.int64) // _HOUR_NS, values
 
 
 # ----------------------------------------------------------------------------- forecast
@@ -183,18 +312,127 @@ def forecast_series(
         ForecastResult: The forecast frame and notes for the consumer.
     """
     codes = forecaster.series_codes
+    # A single-series model's code is constant (never split on); a global one needs the id.
+    argument = series_id if series_id in codes or len(codes) > 1 else None
+    frame = forecaster.predict_intervals(history, horizon, levels, series_id=argument)
+    notes = _notes(forecaster, series_id, horizon, levels, model_label)
+    return ForecastResult(frame=frame, levels=tuple(levels), notes=notes)
+
+
+def _notes(
+    forecaster: Forecaster,
+    series_id: str,
+    horizon: int,
+    levels: Sequence[int],
+    model_label: str,
+) -> list[str]:
     notes = []
-    if series_id not in codes:
+    if series_id not in forecaster.series_codes:
         notes.append(
             f"{model_label} was not fitted on {series_id}: it forecasts it from its recent "
             "values without a series code, and its intervals were calibrated on other series"
         )
-    # A single-series model's code is constant (never split on); a global one needs the id.
-    argument = series_id if series_id in codes or len(codes) > 1 else None
-    frame = forecaster.predict_intervals(history, horizon, levels, series_id=argument)
     if levels and horizon > forecaster.config.horizon:
         notes.append(
             f"intervals after hour {forecaster.config.horizon} reuse that hour's "
             "calibration and are too narrow"
         )
-    return ForecastResult(frame=frame, levels=tuple(levels), notes=notes)
+    return notes
+
+
+@dataclass(frozen=True)
+class ForecastJob:
+    """One series to forecast from arrays.
+
+    Attributes:
+        series_id: The series.
+        hours: Hour starts of its history as whole hours since 1970-01-01 UTC, unique.
+        values: The value of each hour; NaN where unknown (at least one is observed).
+        horizon: Hours to forecast.
+        levels: Interval levels, among the model's (:func:`choose_levels`).
+    """
+
+    series_id: str
+    hours: IntArray
+    values: FloatArray
+    horizon: int
+    levels: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class SeriesForecast:
+    """Forecasts of one job: point values and the bounds of each level, by hour.
+
+    Attributes:
+        first_hour: Epoch hour of the first forecast hour (hours follow one by one).
+        values: Point forecasts.
+        bounds: Per level, the lower and upper bounds.
+        notes: Caveats for the consumer.
+    """
+
+    first_hour: int
+    values: FloatArray
+    bounds: dict[int, tuple[FloatArray, FloatArray]]
+    notes: list[str]
+
+
+def _slow_forecast(forecaster: Forecaster, job: ForecastJob, model_label: str) -> SeriesForecast:
+    index = pd.DatetimeIndex(pd.to_datetime(job.hours * _HOUR_NS, utc=True))
+    history = pd.Series(job.values, index=index).sort_index()
+    result = forecast_series(
+        forecaster,
+        history,
+        job.horizon,
+        series_id=job.series_id,
+        levels=job.levels,
+        model_label=model_label,
+    )
+    frame = result.frame
+    return SeriesForecast(
+        first_hour=int(frame.index[0].value // _HOUR_NS),
+        values=frame["value"].to_numpy(),
+        bounds={
+            level: (frame[f"lo_{level}"].to_numpy(), frame[f"hi_{level}"].to_numpy())
+            for level in job.levels
+        },
+        notes=result.notes,
+    )
+
+
+def forecast_jobs(
+    forecaster: Forecaster,
+    predictor: DirectPredictor | None,
+    jobs: Sequence[ForecastJob],
+    *,
+    model_label: str,
+) -> list[SeriesForecast]:
+    """Forecast every job with one model; the numbers of :func:`forecast_series`.
+
+    With a ``predictor`` (:class:`~hourcast.forecasting.fast_path.DirectPredictor` of
+    ``forecaster``) every job goes through one booster call per block and no pandas object
+    is built; without one, each job goes through ``Forecaster.predict_intervals``.
+
+    Args:
+        forecaster: The served model.
+        predictor: Its fast path, or None.
+        jobs: The series to forecast.
+        model_label: How notes name the model, e.g. ``hourcast-pm25 v3``.
+    """
+    if predictor is None:
+        return [_slow_forecast(forecaster, job, model_label) for job in jobs]
+    lookback = forecaster.config.lookback
+    inputs = []
+    for job in jobs:
+        first, values = recent_observed(job.hours, job.values, lookback)
+        inputs.append(SeriesInput(first, values, job.horizon, job.series_id))
+    out = []
+    for job, forecast in zip(jobs, predictor.predict(inputs), strict=True):
+        out.append(
+            SeriesForecast(
+                first_hour=forecast.first_hour,
+                values=forecast.values,
+                bounds=predictor.intervals(forecast, job.levels),
+                notes=_notes(forecaster, job.series_id, job.horizon, job.levels, model_label),
+            )
+        )
+    return out

@@ -11,6 +11,7 @@ the API routes a series to the target that measures it by the same rule.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,13 +62,15 @@ class Target:
         self,
         *,
         timezone: str,
+        series_timezones: Mapping[str, str] | None = None,
         num_boost_round: int | None = None,
         params: dict[str, Any] | None = None,
     ) -> Forecaster:
         """An unfitted forecaster with the target's preset.
 
         Args:
-            timezone (str): Time zone of the calendar features.
+            timezone (str): Time zone of the calendar features of a series without its own.
+            series_timezones (Mapping[str, str] | None): Each series' own time zone, by id.
             num_boost_round (int | None): Trees; None keeps the preset's.
             params (dict | None): XGBoost parameters over the preset's (e.g. from tuning).
         """
@@ -77,7 +80,10 @@ class Target:
         if params:
             overrides["params"] = {**self.preset.params, **params}
         return self.preset.forecaster(
-            timezone=timezone, holiday_calendar=self.holiday_calendar, **overrides
+            timezone=timezone,
+            holiday_calendar=self.holiday_calendar,
+            series_timezones=series_timezones,
+            **overrides,
         )
 
 

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-import pandas as pd
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from typing_extensions import TypedDict
 
 __all__ = [
     "FORECAST_EXAMPLES",
     "FORECAST_RESPONSE_EXAMPLE",
+    "MAX_BATCH",
+    "MAX_HISTORY_POINTS",
+    "BadRequest",
+    "BatchRequest",
+    "BatchResponse",
+    "BatchResult",
+    "ErrorMessage",
+    "FieldError",
     "ForecastBase",
     "ForecastPoint",
     "ForecastRequest",
@@ -22,10 +28,21 @@ __all__ = [
     "ModelPublic",
     "ModelRef",
     "ModelsPublic",
-    "forecast_points",
+    "RegistryPublic",
+    "SeriesList",
+    "SeriesPublic",
+    "ServedModelState",
 ]
 
 MAX_HISTORY_POINTS = 24 * 7 * 8
+MAX_ABS_VALUE = 1e9
+MAX_BATCH = 1000
+# JSON Schema of "some point has a non-null value" (the `contains` of a history).
+_HAS_VALUE: dict[str, Any] = {
+    "type": "object",
+    "properties": {"value": {"type": "number"}},
+    "required": ["value"],
+}
 
 Level = Annotated[int, Field(gt=0, lt=100, description="Interval level in percent.")]
 
@@ -74,28 +91,56 @@ FORECAST_RESPONSE_EXAMPLE: dict[str, Any] = {
 }
 
 
-def _as_utc(value: dt.datetime) -> dt.datetime:
-    # Naive timestamps are UTC by contract; aware ones are converted.
-    if value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC)
+class HistoryPoint(TypedDict):
+    """One observed hour.
+
+    A typed dict rather than a model: a batch carries hundreds of thousands of points, and
+    validating them into dicts is several times faster.
+    """
+
+    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
+
+    # A string here, parsed by hourcast.serving.history_arrays (several times faster than
+    # pydantic's datetimes for the 336,000 points of a full batch); errors name the point.
+    ts: Annotated[
+        str,
+        Field(
+            max_length=40,
+            json_schema_extra={"format": "date-time"},
+            description="Hour start, ISO-8601; without an offset it is UTC. Between "
+            "1970-01-01 and one hour after the current time; each hour at most once.",
+        ),
+    ]
+    value: Annotated[
+        float | None,
+        Field(
+            allow_inf_nan=False,
+            ge=-MAX_ABS_VALUE,
+            le=MAX_ABS_VALUE,
+            description="Observed value (finite, and within the plausible range of the "
+            "series' parameter); null if the hour has no value.",
+        ),
+    ]
 
 
-class HistoryPoint(BaseModel):
-    """One observed hour."""
+def _non_null_values(history: list[HistoryPoint] | None) -> list[HistoryPoint] | None:
+    if history is not None and all(point["value"] is None for point in history):
+        raise ValueError("history has no values")
+    return history
 
-    model_config = ConfigDict(extra="forbid")
 
-    ts: dt.datetime = Field(description="Hour start, ISO-8601; without an offset it is UTC.")
-    value: float | None = Field(description="Observed value; null if the hour has no value.")
-
-    @field_validator("ts")
-    @classmethod
-    def _on_the_hour_utc(cls, value: dt.datetime) -> dt.datetime:
-        value = _as_utc(value)
-        if value.minute or value.second or value.microsecond:
-            raise ValueError("timestamps must be hour starts (minutes and seconds zero)")
-        return value
+History = Annotated[
+    list[HistoryPoint] | None,
+    Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_HISTORY_POINTS,
+        description="Recent observations, at least one with a value; if omitted the latest "
+        "stored observations are used.",
+        json_schema_extra={"contains": _HAS_VALUE},
+    ),
+    AfterValidator(_non_null_values),
+]
 
 
 class ForecastBase(BaseModel):
@@ -129,23 +174,7 @@ class ForecastRequest(ForecastBase):
         ),
         examples=[[80, 95]],
     )
-    history: list[HistoryPoint] | None = Field(
-        default=None,
-        min_length=1,
-        max_length=MAX_HISTORY_POINTS,
-        description="Recent observations; if omitted the latest stored observations are used.",
-    )
-
-    @field_validator("history")
-    @classmethod
-    def _unique_hours(cls, value: list[HistoryPoint] | None) -> list[HistoryPoint] | None:
-        if value is not None:
-            stamps = [point.ts for point in value]
-            if len(set(stamps)) != len(stamps):
-                raise ValueError("history has the same hour more than once")
-            if all(point.value is None for point in value):
-                raise ValueError("history has no values")
-        return value
+    history: History
 
     @field_validator("levels")
     @classmethod
@@ -171,21 +200,6 @@ class ForecastPoint(BaseModel):
     intervals: list[IntervalPublic] = Field(
         default_factory=list, description="One per level of the response, narrowest first."
     )
-
-
-def forecast_points(frame: pd.DataFrame, levels: Sequence[int]) -> list[ForecastPoint]:
-    """Points from a forecast frame (``value``, ``lo_<level>``, ``hi_<level>`` by UTC hour)."""
-    return [
-        ForecastPoint(
-            ts=ts.to_pydatetime(),
-            value=row["value"],
-            intervals=[
-                IntervalPublic(level=level, lower=row[f"lo_{level}"], upper=row[f"hi_{level}"])
-                for level in levels
-            ],
-        )
-        for ts, row in zip(frame.index, frame.to_dict("records"), strict=True)
-    ]
 
 
 class ModelRef(BaseModel):
@@ -238,9 +252,124 @@ class ModelsPublic(BaseModel):
     models: list[ModelPublic]
 
 
-class Health(BaseModel):
-    """Liveness and model state."""
+class RegistryPublic(BaseModel):
+    """The model registry as the API last saw it."""
 
-    status: str
+    status: Literal["ok", "degraded", "unknown"] = Field(
+        description="`degraded`: the last look-up failed, the API serves the models it has."
+    )
+    last_contact: AwareDatetime | None = Field(
+        description="When the registry last answered (UTC); null if never."
+    )
+
+
+class ServedModelState(BaseModel):
+    """What one served training target is at."""
+
+    target: str
+    name: str
+    state: Literal["loaded", "loading", "not_registered"] = Field(
+        description="`not_registered`: the registry has no version with the alias (the target "
+        "was never trained); it does not hold readiness. `loading`: no model yet."
+    )
+    version: str | None = Field(description="The version served; null while none is loaded.")
+    source: Literal["registry", "cache"] | None = Field(
+        description="Where the served copy came from: the registry, or the local cache."
+    )
+
+
+class Health(BaseModel):
+    """Liveness, readiness, the registry and each served model."""
+
+    status: Literal["ok", "degraded", "loading"] = Field(
+        description="`loading`: a model that is registered is not loaded yet (not ready); "
+        "`degraded`: ready, but the registry is unreachable."
+    )
     models_loaded: int
     models_expected: int
+    registry: RegistryPublic
+    models: list[ServedModelState]
+
+
+class ErrorMessage(BaseModel):
+    """An error: what went wrong, naming the field or the resource."""
+
+    detail: str
+
+
+class FieldError(BaseModel):
+    """One invalid field: where (``loc``), what is wrong (``msg``) and its kind (``type``)."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class BadRequest(BaseModel):
+    """A body that is not JSON."""
+
+    detail: list[FieldError]
+
+
+class BatchRequest(BaseModel):
+    """Many series in one call, each a forecast request of its own."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "series": [
+                        {"series_id": "traffic:i94-westbound", "horizon": 24},
+                        {"series_id": "openaq:900001", "horizon": 24, "levels": [80]},
+                    ]
+                }
+            ]
+        },
+    )
+
+    series: list[ForecastRequest] = Field(
+        min_length=1,
+        max_length=MAX_BATCH,
+        description="The series to forecast, at most HOURCAST_API_MAX_BATCH (1,000 by default).",
+    )
+
+
+class BatchResult(BaseModel):
+    """The answer for one series of a batch, in request order."""
+
+    series_id: str
+    status: int = Field(
+        description="What a single POST /v1/forecast would have answered: 200, 404, 422, 503."
+    )
+    forecast: ForecastResponse | None = Field(description="The forecast when status is 200.")
+    error: str | None = Field(description="Why not, naming the field, when status is not 200.")
+
+
+class BatchResponse(BaseModel):
+    """One result per requested series."""
+
+    results: list[BatchResult]
+
+
+class SeriesPublic(BaseModel):
+    """A series the API can forecast."""
+
+    series_id: str
+    source: str
+    parameter: str
+    units: str | None
+    timezone: str
+    location: str | None
+    target: str = Field(description="The training target whose model forecasts it.")
+    last_observed: AwareDatetime | None = Field(
+        description="Newest stored hour with a value (UTC); null if none is stored, then "
+        "forecasts need a history in the request."
+    )
+    model: ModelRef | None = Field(description="The model serving it; null while not loaded.")
+
+
+class SeriesList(BaseModel):
+    """Every series the served models forecast."""
+
+    series: list[SeriesPublic]

@@ -13,6 +13,9 @@
 #   - user authentication is forced on, and the owner account and the session signing key must
 #     be given, so Mage never falls back to admin/admin or its public default JWT secret.
 #   - block outputs must go to S3 (MAGE_REMOTE_VARIABLES_DIR, read by metadata.yaml).
+#   - every API trigger (retrain_<target>) gets the token HOURCAST_MAGE_TRIGGER_TOKEN in its
+#     triggers.yaml, which Mage syncs into its database: the API and the pipeline monitor hold
+#     the same token (Secrets Manager), instead of one Mage would generate per trigger.
 # Extra arguments are appended to `mage start`.
 set -eu
 
@@ -30,7 +33,19 @@ if [ "${HOURCAST_ENV:-development}" = "production" ]; then
     require DEFAULT_OWNER_PASSWORD
     require JWT_SECRET
     require MAGE_REMOTE_VARIABLES_DIR
+    require HOURCAST_MAGE_TRIGGER_TOKEN
     export REQUIRE_USER_AUTHENTICATION=1
+    # The token is read from the environment, so it never appears in `ps`.
+    USER_CODE_PATH="${USER_CODE_PATH:-/home/src/orchestration}" python - <<'PYTHON'
+import os
+from pathlib import Path
+
+from hourcast.training.retrain_trigger import write_trigger_tokens
+
+project = Path(os.environ["USER_CODE_PATH"])
+written = write_trigger_tokens(project, os.environ["HOURCAST_MAGE_TRIGGER_TOKEN"])
+print(f"mage entrypoint: trigger token set on {', '.join(written) or 'no trigger'}")
+PYTHON
 
     if [ -z "${MAGE_DATABASE_CONNECTION_URL:-}" ]; then
         require HOURCAST_DB_HOST

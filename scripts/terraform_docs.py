@@ -191,6 +191,7 @@ def update(readme: Path, check: bool) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Rewrite the stale READMEs, or with ``--check`` only list them and return 1 if any."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only report stale READMEs")
     args = parser.parse_args(argv)

@@ -42,19 +42,34 @@ locals {
     api    = "${local.prefix}-api"
     mlflow = "${local.prefix}-mlflow"
     mage   = "${local.prefix}-mage"
+    # Optional (dask.tf, var.dask_workers > 0).
+    dask_scheduler = "${local.prefix}-dask-scheduler"
+    dask_worker    = "${local.prefix}-dask-worker"
   }
 
-  host_names = {
-    api    = "api.${var.domain_name}"
-    mlflow = "mlflow.${var.domain_name}"
-    mage   = "mage.${var.domain_name}"
-  }
+  host_names = merge(
+    {
+      api    = "api.${var.domain_name}"
+      mlflow = "mlflow.${var.domain_name}"
+      mage   = "mage.${var.domain_name}"
+    },
+    local.dask_enabled ? { dask = local.dask_host_name } : {},
+  )
 
   # Inside the VPC the API and Mage reach the tracking server through Service Connect under
   # this name, never through the public load balancer.
   mlflow_service_connect_name = "mlflow"
   mlflow_port                 = 5000
   mlflow_internal_url         = "http://${local.mlflow_service_connect_name}:${local.mlflow_port}"
+
+  # The API starts retraining through Mage's API triggers under this Service Connect name. The
+  # triggers are named, not numbered: Mage numbers them when it first syncs triggers.yaml, and
+  # both services look the numbers up in Mage's database (HOURCAST_MAGE_DB_NAME).
+  mage_service_connect_name = "mage"
+  mage_port                 = 6789
+  mage_internal_url         = "http://${local.mage_service_connect_name}:${local.mage_port}"
+  mage_db_name              = "mage"
+  mage_retrain_triggers     = "traffic=retrain_traffic,pm25=retrain_pm25"
 
   mage_owner_email = coalesce(var.mage_owner_email, "admin@${var.domain_name}")
 }

@@ -136,3 +136,8 @@ output "kms_key_arn" {
   description = "ARN of the project's KMS key (uploaders to the traffic bucket need kms:GenerateDataKey on it)."
   value       = aws_kms_key.this.arn
 }
+
+output "dask_dashboard_url" {
+  description = "URL of the Dask dashboard (from admin_cidr_blocks only); null without Dask workers."
+  value       = local.dask_enabled ? "https://${local.dask_host_name}" : null
+}

@@ -10,6 +10,9 @@ locals {
   mlflow_egress = {
     mlflow = { cidr_ipv4 = module.network.vpc_cidr_block, port = local.mlflow_port, description = "MLflow tracking server through Service Connect" }
   }
+  mage_egress = {
+    mage = { cidr_ipv4 = module.network.vpc_cidr_block, port = local.mage_port, description = "Mage API triggers through Service Connect" }
+  }
 }
 
 ################################################################################
@@ -123,6 +126,11 @@ module "api" {
     HOURCAST_AWS_REGION          = var.aws_region
     AWS_REGION                   = var.aws_region
     AWS_DEFAULT_REGION           = var.aws_region
+
+    # POST /v1/admin/retrain starts the pipeline train through Mage's API triggers.
+    HOURCAST_MAGE_URL              = local.mage_internal_url
+    HOURCAST_MAGE_DB_NAME          = local.mage_db_name
+    HOURCAST_MAGE_RETRAIN_TRIGGERS = local.mage_retrain_triggers
   }
 
   secrets = {
@@ -142,7 +150,7 @@ module "api" {
   ingress_security_group_ids = {
     alb = module.alb.security_group_id
   }
-  egress_rules = merge(local.https_egress, local.postgres_egress, local.mlflow_egress)
+  egress_rules = merge(local.https_egress, local.postgres_egress, local.mlflow_egress, local.mage_egress)
 
   load_balancer = {
     listener_arn             = module.alb.https_listener_arn
@@ -180,7 +188,7 @@ module "mage" {
   image              = "${module.ecr["mage"].repository_url}:${var.image_tag}"
   cpu                = var.mage_cpu
   memory             = var.mage_memory
-  container_port     = 6789
+  container_port     = local.mage_port
   execution_role_arn = aws_iam_role.execution.arn
   task_role_arn      = aws_iam_role.task_mage.arn
   kms_key_arn        = aws_kms_key.this.arn
@@ -197,7 +205,7 @@ module "mage" {
     HOURCAST_DB_HOST             = module.app_db.address
     HOURCAST_DB_PORT             = tostring(module.app_db.port)
     HOURCAST_DB_NAME             = module.app_db.db_name
-    MAGE_DB_NAME                 = "mage"
+    MAGE_DB_NAME                 = local.mage_db_name
     HOURCAST_MLFLOW_TRACKING_URI = local.mlflow_internal_url
     HOURCAST_TRAFFIC_SOURCE      = "s3://${module.traffic_bucket.id}/metro/traffic"
     MAGE_REMOTE_VARIABLES_DIR    = "s3://${module.traffic_bucket.id}/mage/variables"
@@ -210,6 +218,15 @@ module "mage" {
     HOURCAST_AWS_REGION          = var.aws_region
     AWS_REGION                   = var.aws_region
     AWS_DEFAULT_REGION           = var.aws_region
+
+    # The pipeline monitor starts retraining through Mage's own API triggers.
+    HOURCAST_MAGE_URL              = "http://127.0.0.1:${local.mage_port}"
+    HOURCAST_MAGE_DB_NAME          = local.mage_db_name
+    HOURCAST_MAGE_RETRAIN_TRIGGERS = local.mage_retrain_triggers
+
+    # Training on Dask (dask.tf): the scheduler through Service Connect; empty = a LocalCluster
+    # inside this task (hourcast.training.dask_training treats an empty address as unset).
+    HOURCAST_DASK_SCHEDULER = local.dask_enabled ? local.dask_scheduler_address : ""
   }
 
   secrets = {
@@ -233,8 +250,9 @@ module "mage" {
 
   ingress_security_group_ids = {
     alb = module.alb.security_group_id
+    api = module.api.security_group_id # POST /api/pipeline_schedules/<id>/api_trigger
   }
-  egress_rules = merge(local.https_egress, local.postgres_egress, local.mlflow_egress)
+  egress_rules = merge(local.https_egress, local.postgres_egress, local.mlflow_egress, local.dask_egress)
 
   load_balancer = {
     listener_arn             = module.alb.https_listener_arn
@@ -248,6 +266,7 @@ module "mage" {
 
   service_connect = {
     namespace_arn = aws_service_discovery_http_namespace.this.arn
+    dns_name      = local.mage_service_connect_name
   }
 
   desired_count                      = 1

@@ -405,3 +405,52 @@ variable "db_free_storage_alarm_gib" {
     error_message = "db_free_storage_alarm_gib: more than 0."
   }
 }
+
+################################################################################
+# Dask (optional, dask.tf)
+################################################################################
+
+variable "dask_workers" {
+  description = "Dask worker tasks for training; 0 (the default) creates no Dask service and large training sets train on a LocalCluster inside the Mage task."
+  type        = number
+  default     = 0
+  nullable    = false
+
+  validation {
+    condition     = var.dask_workers >= 0 && var.dask_workers <= 50 && floor(var.dask_workers) == var.dask_workers
+    error_message = "dask_workers: a whole number from 0 to 50."
+  }
+}
+
+variable "dask_worker_cpu" {
+  description = "CPU units of each Dask worker task (1024 per thread it runs)."
+  type        = number
+  default     = 2048
+  nullable    = false
+
+  validation {
+    condition     = contains([1024, 2048, 4096, 8192, 16384], var.dask_worker_cpu)
+    error_message = "dask_worker_cpu: 1024, 2048, 4096, 8192 or 16384 (whole vCPUs, one thread each)."
+  }
+}
+
+variable "dask_worker_memory" {
+  description = "Memory of each Dask worker task in MiB (a Fargate combination with dask_worker_cpu); the worker's memory limit is 90 % of it."
+  type        = number
+  default     = 8192
+  nullable    = false
+}
+
+variable "dask_scheduler_cpu" {
+  description = "CPU units of the Dask scheduler task."
+  type        = number
+  default     = 512
+  nullable    = false
+}
+
+variable "dask_scheduler_memory" {
+  description = "Memory of the Dask scheduler task in MiB (a Fargate combination with dask_scheduler_cpu)."
+  type        = number
+  default     = 2048
+  nullable    = false
+}

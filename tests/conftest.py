@@ -8,12 +8,14 @@ and stop them at the end of the session. PostgreSQL is the one at 127.0.0.1:5432
 from __future__ import annotations
 
 import os
+import secrets
+import shutil
 import sys
 import threading
 import time
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,21 +24,15 @@ import sqlalchemy as sa
 import uvicorn
 
 from hourcast.storage.db import create_db_engine, upgrade
-from hourcast_dev import local_stack
+from hourcast.training.retrain_trigger import write_trigger_tokens
+from hourcast_dev import local_stack, postgres
 
 ROOT = Path(__file__).resolve().parent.parent
-ADMIN_URL = os.environ.get(
-    "HOURCAST_TEST_DATABASE_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
-)
-AWS_ENV = {
-    "AWS_ACCESS_KEY_ID": "test",
-    "AWS_SECRET_ACCESS_KEY": "test",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
-
-
-def _admin_engine() -> sa.Engine:
-    return sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+ADMIN_URL = postgres.admin_url()
+AWS_ENV = local_stack.MOTO_AWS_ENV
+# Every API the tests start (in process or as a subprocess, which inherits the environment)
+# signs its tokens with this key, so a token from `signed_in_headers` is valid on all of them.
+os.environ.setdefault("HOURCAST_JWT_SECRET_KEY", secrets.token_urlsafe(32))
 
 
 @dataclass(frozen=True)
@@ -46,41 +42,23 @@ class PostgresDatabases:
     admin_url: str
 
     def create(self, prefix: str) -> str:
-        name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-        engine = _admin_engine()
-        try:
-            with engine.connect() as connection:
-                connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        finally:
-            engine.dispose()
-        return str(sa.make_url(self.admin_url).set(database=name))
+        return postgres.create_database(self.admin_url, prefix)
 
-    @staticmethod
-    def drop(url: str) -> None:
-        name = sa.make_url(url).database
-        engine = _admin_engine()
-        try:
-            with engine.connect() as connection:
-                connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        finally:
-            engine.dispose()
+    def drop(self, url: str) -> None:
+        postgres.drop_database(self.admin_url, url)
 
 
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresDatabases]:
+@pytest.fixture(scope="session", name="postgres")
+def postgres_server() -> PostgresDatabases:
     """The PostgreSQL test server; fails (never skips) with a hint when it is down."""
-    engine = _admin_engine()
     try:
-        with engine.connect() as connection:
-            connection.execute(sa.text("SELECT 1"))
+        postgres.reachable(ADMIN_URL)
     except sa.exc.OperationalError as exc:
         pytest.fail(
             f"PostgreSQL is not reachable at {ADMIN_URL} ({exc.orig}). Start it (see README, "
             "'PostgreSQL') or set HOURCAST_TEST_DATABASE_URL.",
             pytrace=False,
         )
-    finally:
-        engine.dispose()
     return PostgresDatabases(ADMIN_URL)
 
 
@@ -154,6 +132,28 @@ def mlflow_server(
     postgres.drop(backend)
 
 
+@contextmanager
+def sqlite_mlflow_server(root: Path) -> Iterator[str]:
+    """A tracking server of one module's own: SQLite backend and artifacts under ``root``.
+
+    Yields:
+        str: Its tracking URI; the server stops when the block ends.
+    """
+    port = local_stack.free_port()
+    service = local_stack.mlflow_service(
+        port=port,
+        backend_store_uri=f"sqlite:///{root / 'mlflow.db'}",
+        artifacts_destination=str(root / "artifacts"),
+        env={},
+    )
+    run_dir = root / "run"
+    local_stack.start(service, run_dir)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        local_stack.stop(run_dir, "mlflow")
+
+
 @pytest.fixture(scope="session")
 def mage_python() -> Path:
     """Python of the Mage virtualenv (built by `make setup`)."""
@@ -163,10 +163,136 @@ def mage_python() -> Path:
     return path
 
 
+@dataclass(frozen=True)
+class MageServer:
+    """A headless ``mage start`` on a copy of orchestration/, with its own databases."""
+
+    url: str
+    metadata_url: str  # Mage's own database
+    store_url: str  # the observation store its pipelines write to
+    trigger_token: str  # of every API trigger, written into triggers.yaml as in production
+
+
+def scalar(url: str, query: str, **params: object) -> object:
+    """The first column of the first row of ``query`` on the database at ``url``."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(sa.text(query), params).scalar()
+    finally:
+        engine.dispose()
+
+
+def wait_for(probe: Callable[[], object], what: str, timeout: float) -> object:
+    """Poll ``probe`` every second until it returns something other than None."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = probe()
+        if found is not None:
+            return found
+        time.sleep(1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture(scope="session")
+def mage_server(
+    postgres: PostgresDatabases, mage_python: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[MageServer]:
+    """One headless Mage server for the session (it takes about a minute to start).
+
+    Tests that share it count Mage's runs before and after, never from zero.
+    """
+    metadata_url = postgres.create("mage_meta")
+    store_url = postgres.create("mage_store")
+    home = tmp_path_factory.mktemp("mage")
+    port = local_stack.free_port()
+    env = {
+        "MAGE_DATABASE_CONNECTION_URL": metadata_url,
+        "MAGE_DATA_DIR": str(home / "mage_data"),
+        "HOURCAST_DATABASE_URL": store_url,
+        "HOURCAST_HOME": str(home / "hourcast_home"),
+    }
+    # On a copy: Mage writes the synced triggers back into triggers.yaml.
+    project = home / "project" / "orchestration"
+    shutil.copytree(
+        ROOT / "orchestration",
+        project,
+        ignore=shutil.ignore_patterns(".file_versions", ".ssh_tunnel", "__pycache__"),
+    )
+    token = secrets.token_hex(16)
+    write_trigger_tokens(project, token)  # as orchestration/entrypoint.sh does in production
+    service = local_stack.mage_service(port=port, mage_python=mage_python, env=env)
+    command = [*service.command[:2], str(project), *service.command[3:]]
+    run_dir = home / "run"  # its own PID file and mage.log: the browser tests start another Mage
+    local_stack.start(replace(service, command=command, cwd=project.parent), run_dir)
+    try:
+        yield MageServer(f"http://127.0.0.1:{port}", metadata_url, store_url, token)
+    finally:
+        local_stack.stop(run_dir, "mage")
+        postgres.drop(metadata_url)
+        postgres.drop(store_url)
+
+
 @pytest.fixture(scope="session")
 def python_bin() -> Path:
     """Folder of the running interpreter's console scripts (hourcast, uvicorn, mlflow)."""
     return Path(sys.executable).parent
+
+
+@contextmanager
+def database_outage(url: str) -> Iterator[None]:
+    """No connection to the database of ``url`` (open ones are ended) until the block ends."""
+    name = sa.make_url(url).database
+    admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'))
+        connection.execute(
+            sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
+            {"n": name},
+        )
+    try:
+        yield
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
+        admin.dispose()
+
+
+def signed_in_headers(role: str = "admin", username: str = "tester") -> dict[str, str]:
+    """A bearer token of a ``role`` user for any API the tests start (a day long)."""
+    from hourcast.auth.tokens import issue_token
+
+    key = os.environ["HOURCAST_JWT_SECRET_KEY"]
+    token = issue_token(username=username, role=role, key=key, minutes=24 * 60).token
+    return {"Authorization": f"Bearer {token}"}
+
+
+def signed_in_client(role: str = "admin") -> Any:
+    """An ``httpx.Client`` that sends a ``role`` user's token (see ``signed_in_headers``).
+
+    Without keep-alive, like ``httpx.get``: the servers of one module come and go on ports
+    that are reused, and a pooled connection to a stopped one would be reset.
+    """
+    import httpx
+
+    no_pool = httpx.Limits(max_keepalive_connections=0)
+    return httpx.Client(headers=signed_in_headers(role), limits=no_pool)
+
+
+def api_headers(
+    url: str, engine: sa.Engine, *, role: str = "admin", username: str = ""
+) -> dict[str, str]:
+    """A user with ``role`` in the API's store, and a token for it from POST /v1/auth/token."""
+    import httpx
+
+    from hourcast.auth.store import add_user
+
+    username = username or f"{role}-tester"
+    password = secrets.token_urlsafe(16)
+    add_user(engine, username=username, password=password, role=role, replace=True)
+    answer = httpx.post(f"{url}/v1/auth/token", data={"username": username, "password": password})
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
 
 
 class ApiServer:

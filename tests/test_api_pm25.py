@@ -7,10 +7,12 @@ and reads series descriptions and observations from PostgreSQL.
 
 from __future__ import annotations
 
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -31,7 +33,8 @@ from hourcast.targets import Target
 from hourcast.training.tracking import ServedModel, log_forecaster, register_model_version
 from hourcast_dev.openaq_fake import BEIJING_SENSOR_ID, DATA_DIR
 from inference_api.main import create_app, registry_loader
-from tests.conftest import ApiServer, MlflowServer, PostgresDatabases
+from inference_api.model_store import ModelSource
+from tests.conftest import ApiServer, MlflowServer, PostgresDatabases, signed_in_client
 
 pytestmark = pytest.mark.integration
 
@@ -44,12 +47,15 @@ SECOND = "openaq:900002"  # fitted: Beijing a year earlier, halved
 UNFITTED = "openaq:900003"  # a stored PM2.5 sensor the model has not seen
 OZONE = "openaq:3917"  # a stored O3 sensor: no served model measures it
 TIMEZONE = "Asia/Shanghai"
+HOME = Path(tempfile.mkdtemp(prefix="hourcast-api-pm25-"))  # the model cache goes below
 CONFIG = FeatureConfig(
     lags=(1, 2, 3, 24, 168),
     rolling_means=((1, 6), (1, 24)),
     rolling_stds=(),
     timezone=TIMEZONE,
 )
+# Every call sends an admin's token; tests/test_api_auth.py tests the authentication itself.
+signed_in = signed_in_client()
 PARAMS = {"objective": "reg:absoluteerror", "eta": 0.3, "max_depth": 4, "nthread": 1, "seed": 3}
 
 
@@ -122,6 +128,7 @@ def version(mlflow_server: MlflowServer, sensors: dict[str, pd.DataFrame]) -> st
 
 def _settings(store_url: str, mlflow_server: MlflowServer, alias: str, **more: Any) -> Settings:
     return Settings(
+        home=HOME,
         database_url=store_url,
         mlflow_tracking_uri=mlflow_server.tracking_uri,
         model_alias=alias,
@@ -130,15 +137,28 @@ def _settings(store_url: str, mlflow_server: MlflowServer, alias: str, **more: A
     )
 
 
+def _registered(target: Target) -> Target:
+    return replace(target, model_name=REGISTERED) if target.name == "pm25" else target
+
+
+class _Renamed:
+    """The registry source, with the pm25 target under this module's registered name."""
+
+    def __init__(self, source: ModelSource) -> None:
+        self.source = source
+
+    def version(self, target: Target) -> str:
+        return self.source.version(_registered(target))
+
+    def load(self, target: Target, version: str) -> ServedModel:
+        return self.source.load(_registered(target), version)
+
+    def cached(self, target: Target) -> ServedModel | None:
+        return self.source.cached(_registered(target))
+
+
 def _app(settings: Settings) -> FastAPI:
-    registry = registry_loader(settings)
-
-    def load(target: Target) -> ServedModel:
-        if target.name == "pm25":
-            target = replace(target, model_name=REGISTERED)
-        return registry(target)
-
-    return create_app(settings, load)
+    return create_app(settings, _Renamed(registry_loader(settings)))
 
 
 def _set_alias(mlflow_server: MlflowServer, version: str) -> str:
@@ -158,18 +178,24 @@ def api(store_url: str, mlflow_server: MlflowServer, version: str) -> Iterator[s
 
 
 def _post(api: str, **body: Any) -> httpx.Response:
-    return httpx.post(f"{api}/v1/forecast", json=body, timeout=30)
+    return signed_in.post(f"{api}/v1/forecast", json=body, timeout=30)
 
 
 def test_ready_and_models_report_the_global_model(
     api: str, version: str, mlflow_server: MlflowServer
 ) -> None:
-    assert httpx.get(f"{api}/ready").json() == {
-        "status": "ok",
-        "models_loaded": 1,
-        "models_expected": 1,
-    }
-    [model] = httpx.get(f"{api}/v1/models").json()["models"]
+    ready = signed_in.get(f"{api}/ready").json()
+    assert (ready["status"], ready["models_loaded"], ready["models_expected"]) == ("ok", 1, 1)
+    assert ready["models"] == [
+        {
+            "target": "pm25",
+            "name": MODEL,
+            "state": "loaded",
+            "version": version,
+            "source": "registry",
+        }
+    ]
+    [model] = signed_in.get(f"{api}/v1/models").json()["models"]
     run_id = MlflowClient(mlflow_server.tracking_uri).get_model_version(REGISTERED, version).run_id
     assert model == {
         "target": "pm25",
@@ -269,16 +295,17 @@ def test_bad_requests_get_4xx_naming_the_problem(
         assert needle in response.text
 
 
-def test_model_is_loaded_once_registered_and_ready_waits_for_every_model(
+def test_model_is_loaded_once_registered_and_a_never_trained_target_does_not_hold_readiness(
     store_url: str, mlflow_server: MlflowServer, version: str
 ) -> None:
     alias = f"test{uuid.uuid4().hex[:8]}"
     # Default settings: both models; neither has this alias yet.
-    with ApiServer(_app(_settings(store_url, mlflow_server, alias))) as url:
+    settings = _settings(store_url, mlflow_server, alias, api_model_poll_seconds=0.3)
+    with ApiServer(_app(settings)) as url:
         early = _post(url, series_id=BEIJING)
         assert early.status_code == 503
         assert f"the model for {BEIJING} is not loaded yet" in early.text
-        models = httpx.get(f"{url}/v1/models").json()["models"]
+        models = signed_in.get(f"{url}/v1/models").json()["models"]
         assert [(m["target"], m["loaded"]) for m in models] == [("traffic", False), ("pm25", False)]
         assert all(m["error"] for m in models)
 
@@ -286,20 +313,20 @@ def test_model_is_loaded_once_registered_and_ready_waits_for_every_model(
             REGISTERED, alias, version
         )
         deadline = time.monotonic() + 30
-        while httpx.get(f"{url}/health").json()["models_loaded"] < 1:
+        while signed_in.get(f"{url}/health").json()["models_loaded"] < 1:
             assert time.monotonic() < deadline, "the pm25 model never loaded"
             time.sleep(0.2)
         assert _post(url, series_id=BEIJING, horizon=2).status_code == 200
-        # The traffic model is still missing, so the service is not ready.
-        ready = httpx.get(f"{url}/ready")
-        assert ready.status_code == 503
-        assert ready.json()["detail"] == "models still loading: hourcast-traffic-volume"
-        assert httpx.get(f"{url}/health").json() == {
-            "status": "ok",
-            "models_loaded": 1,
-            "models_expected": 2,
-        }
-        models = httpx.get(f"{url}/v1/models").json()["models"]
+        # The traffic model was never registered under the alias: that does not hold readiness.
+        ready = signed_in.get(f"{url}/ready")
+        assert ready.status_code == 200
+        body = ready.json()
+        assert (body["status"], body["models_loaded"], body["models_expected"]) == ("ok", 1, 2)
+        assert [(m["target"], m["state"]) for m in body["models"]] == [
+            ("traffic", "not_registered"),
+            ("pm25", "loaded"),
+        ]
+        models = signed_in.get(f"{url}/v1/models").json()["models"]
         assert [(m["target"], m["loaded"], m["version"]) for m in models] == [
             ("traffic", False, None),
             ("pm25", True, version),

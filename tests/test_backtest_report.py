@@ -180,7 +180,7 @@ def test_training_scores_the_same_baselines_the_charts_draw() -> None:
     history.loc[missing, "value"] = np.nan
     backtest = _backtest(history, ORIGINS)
     series = {"s1": pd.Series(history["value"].to_numpy(), index=pd.DatetimeIndex(history["ts"]))}
-    metrics, _ = evaluate(backtest, series)
+    metrics, _, _ = evaluate(backtest, series)
     charted = with_baselines(backtest, history)
     for season in (24, 168):
         error = (charted["actual"] - charted[f"seasonal_naive_{season}"]).abs().mean()

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import boto3
@@ -20,7 +21,7 @@ import sqlalchemy as sa
 
 from hourcast.settings import BUNDLED_TRAFFIC_CSV
 from hourcast_dev import local_stack
-from tests.conftest import AWS_ENV, ROOT, MlflowServer
+from tests.conftest import AWS_ENV, ROOT, MlflowServer, signed_in_client
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.slow]
 
@@ -51,6 +52,8 @@ def _upload_yearly_objects(endpoint: str, bucket: str) -> None:
         )
 
 
+# Two ingests, a Mage training run and an API start: minutes on a busy 2-core machine.
+@pytest.mark.timeout(1500)
 def test_pipeline_registers_and_api_serves(
     mlflow_server: MlflowServer,
     pg_url: str,
@@ -69,6 +72,7 @@ def test_pipeline_registers_and_api_serves(
         "HOURCAST_TRAFFIC_SOURCE": "s3://hourcast-raw/metro/traffic",
         # Only traffic is trained here; /ready waits for every served model.
         "HOURCAST_API_MODELS": "traffic",
+        "HOURCAST_API_MODEL_POLL_SECONDS": "1",  # a promotion is served without a restart
         "MAGE_DATA_DIR": str(tmp_path / "mage_data"),
     }
     hourcast = str(Path(sys.executable).parent / "hourcast")
@@ -82,8 +86,8 @@ def test_pipeline_registers_and_api_serves(
 
     # The Mage pipeline, headless.
     mage = str(mage_python.parent / "mage")
-    runtime_vars = json.dumps({"num_boost_round": 60, "holdout_days": 3})
-    _run([mage, "run", "orchestration", "train_traffic", "--runtime-vars", runtime_vars], env)
+    runtime_vars = json.dumps({"target": "traffic", "num_boost_round": 60, "holdout_days": 3})
+    _run([mage, "run", "orchestration", "train", "--runtime-vars", runtime_vars], env)
 
     # Metadata in the Postgres backend store ...
     with psycopg2.connect(_psycopg2_dsn(mlflow_server.backend_store_uri)) as connection:
@@ -126,10 +130,15 @@ def test_pipeline_registers_and_api_serves(
     local_stack.start(api, run_dir)
     base = f"http://127.0.0.1:{port}"
     try:
-        local_stack.wait_healthy(f"{base}/ready", timeout=120)
-        models = httpx.get(f"{base}/v1/models").json()["models"]
+        try:
+            local_stack.wait_healthy(f"{base}/ready", timeout=120)
+        except local_stack.ServiceError as exc:
+            log = (run_dir / "api.log").read_text(errors="replace")
+            pytest.fail(f"{exc}\n--- api.log ---\n{log[-6000:]}", pytrace=False)
+        signed_in = signed_in_client()
+        models = signed_in.get(f"{base}/v1/models").json()["models"]
         assert (models[0]["version"], models[0]["run_id"]) == ("1", versions[0][1])
-        response = httpx.post(
+        response = signed_in.post(
             f"{base}/v1/forecast", json={"series_id": "traffic:i94-westbound", "horizon": 24}
         )
         assert response.status_code == 200, response.text
@@ -158,17 +167,25 @@ def test_pipeline_registers_and_api_serves(
         assert "challenger" in listed
         assert "champion" in listed
 
-        # Promoted by hand, version 2 is what the API serves after a restart ...
+        # Promoted by hand, version 2 is what the running API serves next (no restart) ...
         _run([hourcast, "models", "promote", "2", "--reason", "e2e"], env)
-        local_stack.stop(run_dir, "api")
-        local_stack.start(api, run_dir)
-        local_stack.wait_healthy(f"{base}/ready", timeout=120)
-        assert httpx.get(f"{base}/v1/models").json()["models"][0]["version"] == "2"
+        assert _served_version(signed_in, base, "2") == "2"
         # ... and a rollback puts version 1 back.
         rolled = _run([hourcast, "models", "rollback"], env)
         assert "rolled back to v1" in rolled
+        assert _served_version(signed_in, base, "1") == "1"
     finally:
         local_stack.stop(run_dir, "api")
+
+
+def _served_version(client: httpx.Client, base: str, expected: str) -> str:
+    """The version /v1/models names once it is ``expected``, or the last one after 60 s."""
+    deadline = time.monotonic() + 60
+    while True:
+        version = str(client.get(f"{base}/v1/models").json()["models"][0]["version"])
+        if version == expected or time.monotonic() > deadline:
+            return version
+        time.sleep(0.5)
 
 
 def test_cli_rejects_a_bad_train_end(tmp_path: Path) -> None:

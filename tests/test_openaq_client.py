@@ -142,10 +142,16 @@ def test_fake_serves_the_raw_api_shape(url: str) -> None:
 
 
 def test_fake_errors_have_json_detail_and_headers(url: str) -> None:
-    missing = httpx.get(f"{url}/v3/sensors/424242/hours")
+    missing = httpx.get(f"{url}/v3/locations/424242")
     assert missing.status_code == 404
-    assert missing.json() == {"detail": "Sensor 424242 not found"}
+    assert missing.json() == {"detail": "Location not found"}
     assert "x-ratelimit-remaining" in missing.headers
+    # Like the real API: an unknown sensor's hours and an unknown location's sensors are
+    # 200 with no results.
+    assert httpx.get(f"{url}/v3/sensors/424242/hours").json()["results"] == []
+    assert httpx.get(f"{url}/v3/locations/424242/sensors").json()["results"] == []
+    backwards = {"datetime_from": "2016-10-11T00:00:00Z", "datetime_to": "2016-10-10T00:00:00Z"}
+    assert httpx.get(f"{url}/v3/sensors/1502/hours", params=backwards).status_code == 422
     too_big = httpx.get(f"{url}/v3/sensors/1502/hours", params={"limit": 1001})
     assert too_big.status_code == 422
     assert "x-ratelimit-remaining" in too_big.headers
@@ -214,8 +220,9 @@ def test_fake_locations_sensors_parameters_measurements(url: str) -> None:
         raw = client.measurements(3917, "2016-10-10T06:00:00Z", "2016-10-10T10:00:00Z")
         assert [m["period"]["label"] for m in raw] == ["raw"] * 4
         assert [r.value for r in parse_hourly_page(raw, 3917).records] == [m["value"] for m in raw]
+        assert client.sensors_of_location(1) == []
         with pytest.raises(OpenAQNotFoundError):
-            client.sensors_of_location(1)
+            client.locations(ids=[1])
     stats = _stats(url)
     assert stats["with_api_key"] == stats["total"]
 
@@ -306,9 +313,9 @@ def test_persistent_500_raises_after_max_retries(url: str) -> None:
 def test_client_errors_are_not_retried(url: str) -> None:
     with _client(url) as client:
         with pytest.raises(OpenAQNotFoundError) as caught:
-            client.hourly(424242, *ALL_1502)
+            client.locations(ids=[424242])
         assert str(caught.value) == (
-            "OpenAQ API answered 404 for /v3/sensors/424242/hours: Sensor 424242 not found"
+            "OpenAQ API answered 404 for /v3/locations/424242: Location not found"
         )
         with pytest.raises(OpenAQClientError) as invalid:
             client.get_json("/v3/sensors/1502/hours", {"limit": 1001})
@@ -488,3 +495,29 @@ def test_constructor_validates_arguments() -> None:
         OpenAQClient(max_retries=-1)
     with OpenAQClient() as client, pytest.raises(ValueError, match="coordinates and radius_m"):
         client.locations(coordinates=(1.0, 2.0))
+
+
+def test_429_like_the_real_api_has_only_the_reset_header_and_the_client_waits_for_it(
+    url: str,
+) -> None:
+    httpx.post(f"{url}/_admin/ratelimit", json={"limit": 1, "window_s": 2.0}).raise_for_status()
+    httpx.get(f"{url}/v3/parameters").raise_for_status()
+    refused = httpx.get(f"{url}/v3/parameters")
+    assert refused.status_code == 429
+    assert "retry-after" not in refused.headers
+    assert int(refused.headers["x-ratelimit-reset"]) >= 1
+    with _client(url, ratelimit_min_remaining=-1, backoff_base=0.0) as client:
+        start = time.monotonic()
+        names = {p["name"] for p in client.parameters()}
+        elapsed = time.monotonic() - start
+    assert "pm25" in names
+    assert elapsed >= 1.0  # waited for x-ratelimit-reset, not the (zero) backoff
+    assert _stats(url)["by_status"]["429"] >= 2
+
+
+def test_fake_reads_a_time_without_offset_as_the_location_local_time(url: str) -> None:
+    # Beijing is UTC+8: local 08:00-11:00 is 00:00-03:00 UTC (hours ending 01:00..03:00).
+    params = {"datetime_from": "2013-01-01T08:00:00", "datetime_to": "2013-01-01T11:00:00"}
+    body = httpx.get(f"{url}/v3/sensors/{BEIJING_SENSOR_ID}/hours", params=params).json()
+    starts = [r["period"]["datetimeFrom"]["utc"] for r in body["results"]]
+    assert starts == ["2013-01-01T00:00:00Z", "2013-01-01T01:00:00Z", "2013-01-01T02:00:00Z"]

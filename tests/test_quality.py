@@ -8,6 +8,7 @@ import pytest
 
 from hourcast.ingestion.quality import (
     QualityError,
+    accepted_range,
     assert_quality,
     check_observations,
     duplicate_hours,
@@ -45,9 +46,10 @@ def test_duplicate_hours_per_series() -> None:
 @pytest.mark.parametrize(
     ("parameter", "units", "values", "bad"),
     [
-        # Beijing's PM2.5 reached ~1000 µg/m³: 994 and 1000 are real, -1 and 1001 are not.
-        ("pm25", "µg/m³", [0.0, 994.0, 1000.0, None, -1.0, 1001.0], 2),
-        ("o3", "ppm", [0.0, 0.031, 0.5, 0.6], 1),
+        # Beijing's PM2.5 reached ~1000 µg/m³: 994 and 1000 are real, 1001 is not; -1.1 is
+        # noise near zero (kept), -6 is below the noise and -999 a sentinel.
+        ("pm25", "µg/m³", [0.0, 994.0, 1000.0, None, -1.1, -5.0, -6.0, -999.0, 1001.0], 3),
+        ("o3", "ppm", [0.0, 0.031, 0.5, 0.6, -0.002, -0.01], 2),
         ("o3", "ppb", [31.0, 0.6], 0),
         ("traffic_volume", "vehicles/h", [0.0, 7280.0, 10_000.0, 10_001.0, -5.0], 2),
         ("unknown_parameter", "µg/m³", [-1e9, 1e9], 0),
@@ -85,7 +87,14 @@ def test_check_observations_lists_every_failed_check() -> None:
         assert_quality(dirty, parameter="pm25", units="µg/m³", now=NOW)
     assert isinstance(raised.value, AssertionError)  # so Mage @test functions fail on it
     assert "5000" not in str(raised.value)  # counts, not values
-    assert "outside 0–1000 µg/m³" in str(raised.value)
+    assert "outside -5–1000 µg/m³" in str(raised.value)
+
+
+def test_near_zero_noise_is_accepted_but_the_plausible_range_is_unchanged() -> None:
+    assert accepted_range("PM25", "µg/m³") == (-5.0, 1000.0)
+    assert plausible_range("pm25", "µg/m³") == (0.0, 1000.0)  # what forecasts are held to
+    assert accepted_range("traffic_volume", "vehicles/h") == (0.0, 10_000.0)  # no noise entry
+    assert accepted_range("pm25", None) is None
 
 
 def test_null_ratio_limit_is_configurable() -> None:

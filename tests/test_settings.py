@@ -23,6 +23,7 @@ API_PRODUCTION_ENV = {
     "HOURCAST_DB_USER": "hourcast",
     "HOURCAST_DB_PASSWORD": "placeholder",
     "HOURCAST_MLFLOW_TRACKING_URI": "http://mlflow:5000",
+    "HOURCAST_JWT_SECRET_KEY": "placeholder",
 }
 
 
@@ -111,6 +112,7 @@ def test_required_variables_are_read_from_the_field_marks() -> None:
         "HOURCAST_DB_USER",
         "HOURCAST_DB_PASSWORD",
         "HOURCAST_MLFLOW_TRACKING_URI",
+        "HOURCAST_JWT_SECRET_KEY",
     ]
     assert set(mage) - set(api) == {
         "HOURCAST_TRAFFIC_SOURCE",
@@ -154,6 +156,7 @@ def test_a_whole_database_url_replaces_the_parts_in_production(
 ) -> None:
     monkeypatch.setenv("HOURCAST_ENV", "production")
     monkeypatch.setenv("HOURCAST_MLFLOW_TRACKING_URI", "http://mlflow:5000")
+    monkeypatch.setenv("HOURCAST_JWT_SECRET_KEY", API_PRODUCTION_ENV["HOURCAST_JWT_SECRET_KEY"])
     with pytest.raises(MissingProductionSettingsError, match="HOURCAST_DB_HOST"):
         check_production_settings(Settings(), "api")
     monkeypatch.setenv("HOURCAST_DATABASE_URL", "postgresql://u@db:5432/hourcast")

@@ -11,10 +11,18 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from hourcast.series import TRAFFIC_I94
-from hourcast.storage.db import create_db_engine, current_revision, head_revision, upgrade
+from hourcast.series import TRAFFIC_I94, openaq_sensor_spec
+from hourcast.storage.db import (
+    compared_name,
+    create_db_engine,
+    current_revision,
+    head_revision,
+    upgrade,
+    upgrade_database,
+)
 from hourcast.storage.observations import (
     latest_observations,
+    list_series,
     load_observations,
     register_series,
     upsert_observations,
@@ -51,8 +59,17 @@ def _checksum(engine: sa.Engine) -> tuple[int, str]:
 
 
 def test_migrations_reach_head(engine: sa.Engine) -> None:
-    assert current_revision(engine) == head_revision() == "0002"
+    assert current_revision(engine) == head_revision() == "0006"
     assert {"series", "observations"} <= set(sa.inspect(engine).get_table_names())
+
+
+def test_upgrade_database_by_url_is_idempotent(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    assert upgrade_database(url) == head_revision()
+    assert upgrade_database(url) == head_revision()  # already at head: nothing to apply
+    engine = create_db_engine(url)
+    assert "observations" in sa.inspect(engine).get_table_names()
+    engine.dispose()
 
 
 def test_upsert_is_idempotent_and_counts(engine: sa.Engine) -> None:
@@ -126,3 +143,47 @@ def test_load_window_and_latest(engine: sa.Engine) -> None:
     latest = latest_observations(engine, series_id=SERIES, hours=5)
     assert latest.value.tolist() == [43.0, 44.0, 45.0, 46.0, 47.0]
     assert latest_observations(engine, series_id="traffic:none", hours=5).empty
+
+
+@pytest.mark.integration
+def test_list_series_by_source_and_optional_parameter(engine: sa.Engine) -> None:
+    sensors = [(3917, "o3", "ppm"), (1502, "pm25", "µg/m³")]
+    with engine.begin() as connection:
+        for sensor_id, parameter, units in sensors:
+            spec = openaq_sensor_spec(
+                sensor_id=sensor_id, location="x", parameter=parameter, units=units, timezone="UTC"
+            )
+            register_series(connection, spec=spec)
+    every = list_series(engine, source="openaq")
+    assert [(s.series_id, s.parameter, s.units) for s in every] == [
+        ("openaq:1502", "pm25", "µg/m³"),
+        ("openaq:3917", "o3", "ppm"),
+    ]
+    assert [s.series_id for s in list_series(engine, source="openaq", parameter="o3")] == [
+        "openaq:3917"
+    ]
+    assert [s.series_id for s in list_series(engine, source="traffic")] == [SERIES]
+
+
+def test_schema_module_matches_the_migrations(pg_url: str) -> None:
+    # schema.py and the migrations describe the same tables; comments aside (two comments of
+    # observations exist only in schema.py).
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from hourcast.storage.schema import metadata
+
+    engine = create_db_engine(pg_url)
+    upgrade(engine)
+    with engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_name": compared_name}
+        )
+        differences = compare_metadata(context, metadata)
+    engine.dispose()
+
+    def kind(difference: object) -> str:
+        first = difference[0] if isinstance(difference, list) else difference
+        return str(first[0])  # type: ignore[index]
+
+    assert [d for d in differences if kind(d) != "modify_comment"] == []

@@ -56,7 +56,9 @@ def test_a_model_registered_before_the_regroup_loads_as_the_api_loads_it(
 ) -> None:
     name, version = old_model
     settings = Settings(mlflow_tracking_uri=mlflow_server.tracking_uri, model_alias="champion")
-    served = registry_loader(settings)(replace(TRAFFIC_TARGET, model_name=name))
+    source = registry_loader(settings)
+    target = replace(TRAFFIC_TARGET, model_name=name)
+    served = source.load(target, source.version(target))
     assert (served.name, served.version, served.alias) == (name, version, "champion")
     expected = pd.read_csv(PRE_REGROUP / "expected.csv", index_col=0, parse_dates=True)
     got = served.forecaster.predict_intervals(

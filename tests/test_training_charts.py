@@ -1,5 +1,5 @@
-"""The backtest charts of the Mage training pipelines: stored as the Mage UI stores them, and
-rendered by Mage's own chart code path from a real headless run of `train_traffic`."""
+"""The backtest charts of the Mage training pipeline: stored as the Mage UI stores them, and
+rendered by Mage's own chart code path from a real headless run of `train` (target traffic)."""
 
 from __future__ import annotations
 
@@ -30,9 +30,8 @@ CHARTS = {
 HOLDOUT_DAYS = 3
 
 
-@pytest.mark.parametrize("pipeline", ["train_traffic", "train_pm25"])
-def test_training_pipelines_carry_the_backtest_charts(pipeline: str) -> None:
-    path = ORCHESTRATION / "pipelines" / pipeline / "metadata.yaml"
+def test_training_pipeline_carries_the_backtest_charts() -> None:
+    path = ORCHESTRATION / "pipelines" / "train" / "metadata.yaml"
     metadata = yaml.safe_load(path.read_text())
     blocks = {block["uuid"]: block for block in metadata["blocks"]}
     widgets = {widget["uuid"]: widget for widget in metadata["widgets"]}
@@ -66,7 +65,7 @@ def _ingest_traffic_since(start: str, env: dict[str, str], tmp_path: Path) -> No
 
 def _render_charts(mage_python: Path, env: dict[str, str]) -> dict:
     script = str(ROOT / "tests" / "mage_charts.py")
-    command = [str(mage_python), script, str(ORCHESTRATION), "train_traffic", "backtest_results"]
+    command = [str(mage_python), script, str(ORCHESTRATION), "train", "backtest_results"]
     result = subprocess.run(
         command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
     )
@@ -87,7 +86,7 @@ def _logged_holdout_mae(mlflow_server: MlflowServer) -> float:
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_mage_train_traffic_renders_the_backtest_charts(
+def test_mage_train_renders_the_backtest_charts(
     mage_python: Path, pg_url: str, mlflow_server: MlflowServer, tmp_path: Path
 ) -> None:
     env = _env(
@@ -98,8 +97,8 @@ def test_mage_train_traffic_renders_the_backtest_charts(
     )
     # A year and a lookback: the intervals calibrate on the same weeks a year before the end.
     _ingest_traffic_since("2017-06-01", env, tmp_path)
-    variables = {"num_boost_round": 40, "holdout_days": HOLDOUT_DAYS}
-    output = _mage_run(mage_python, "train_traffic", variables, env)
+    variables = {"target": "traffic", "num_boost_round": 40, "holdout_days": HOLDOUT_DAYS}
+    output = _mage_run(mage_python, "train", variables, env)
     # Other tests share the tracking server: the version number depends on which ran first.
     assert re.search(r"registered hourcast-traffic-volume v\d+ as @(champion|challenger)", output)
 

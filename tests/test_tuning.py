@@ -1,4 +1,4 @@
-"""Optuna search: bounded by trials and time, every trial a nested MLflow run."""
+"""Optuna search: bounded by trials and time, nested MLflow runs, kept before the holdout."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from hourcast.settings import Settings
-from hourcast.training.tuning import tune
+from hourcast.training import tuning
+from hourcast.training.backtest import HORIZON, backtest_window
+from hourcast.training.tuning import tune, tuning_window
 
 
 @pytest.fixture
@@ -57,3 +59,70 @@ def test_time_budget_stops_the_search(frame: pd.DataFrame, settings: Settings) -
     )
     assert 1 <= result.trials < 1000
     assert result.seconds < 60  # the trial running at the deadline finishes, then it stops
+
+
+def _hours(origins: pd.DatetimeIndex) -> set[pd.Timestamp]:
+    return {o + pd.Timedelta(hours=step) for o in origins for step in range(HORIZON)}
+
+
+def test_tuning_window_ends_before_the_holdout() -> None:
+    # Chicago springs forward on 2024-03-10: that local day has 23 hours, so the 24 hours from
+    # its midnight reach into 2024-03-11, the holdout's first day, and it must not be scored.
+    ts = pd.date_range("2024-01-01", "2024-03-24 23:00", freq="h", tz="America/Chicago")
+    frame = pd.DataFrame(
+        {
+            "series_id": "traffic",
+            "ts": ts.tz_convert("UTC"),
+            "value": np.arange(len(ts), dtype=float),
+            "timezone": "America/Chicago",
+        }
+    )
+    holdout = backtest_window(frame, 14).origins["traffic"]
+    assert holdout[0] == pd.Timestamp("2024-03-11", tz="America/Chicago")
+
+    series_map, timezones, by_series = tuning_window(frame, 3, holdout_days=14)
+    origins = by_series["traffic"]
+
+    assert timezones == {"traffic": "America/Chicago"}
+    assert list(origins.tz_convert("America/Chicago").strftime("%m-%d")) == [
+        "03-07",
+        "03-08",
+        "03-09",
+    ]
+    assert _hours(origins).isdisjoint(_hours(holdout))
+    assert max(_hours(origins)) < holdout[0]
+    assert series_map["traffic"].index.max() < holdout[0]
+
+
+def test_no_room_before_the_holdout_is_an_error(frame: pd.DataFrame) -> None:
+    with pytest.raises(ValueError, match="no daily origin fits before the 75-day holdout"):
+        tuning_window(frame, 7, holdout_days=75)
+
+
+@pytest.mark.slow
+def test_trials_fit_and_score_only_before_the_holdout(
+    frame: pd.DataFrame, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[tuple[pd.Timestamp, dict[str, pd.DatetimeIndex]]] = []
+    real = tuning.backtest_forecaster
+
+    def spy(forecaster, series_map, origins, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append((max(s.index.max() for s in series_map.values()), origins))
+        return real(forecaster, series_map, origins, **kwargs)
+
+    monkeypatch.setattr(tuning, "backtest_forecaster", spy)
+    result = tune(
+        frame, target="pm25", settings=settings, n_trials=2, tuning_days=3, holdout_days=10
+    )
+
+    holdout = backtest_window(frame, 10).all_origins  # the window fit_and_log and the gate score
+    assert len(seen) == result.trials == 2
+    for last_hour_seen, by_series in seen:
+        origins = by_series["openaq:1"]
+        assert len(origins) == 3
+        assert last_hour_seen < holdout[0]
+        assert _hours(origins).isdisjoint(_hours(holdout))
+    logged = MlflowClient(tracking_uri=settings.mlflow_tracking_uri).get_run(result.parent_run_id)
+    first = seen[0][1]["openaq:1"]
+    assert logged.data.tags["tuning_origins"] == ",".join(o.isoformat() for o in first)
+    assert logged.data.params["holdout_days"] == "10"

@@ -24,6 +24,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
+    "MOTO_AWS_ENV",
     "ROOT",
     "Service",
     "ServiceError",
@@ -130,22 +131,24 @@ def mlflow_service(
     return Service("mlflow", command, f"http://127.0.0.1:{port}/health", env)
 
 
+# moto accepts any credentials; boto3 and MLflow only need some ("test" is moto's documented
+# dummy).
+MOTO_AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "test",
+    "AWS_SECRET_ACCESS_KEY": "test",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
 def moto_service(*, port: int, env: Mapping[str, str]) -> Service:
     """A moto server: S3 and Secrets Manager on one local endpoint."""
     command = [_bin("moto_server"), "-H", "127.0.0.1", "-p", str(port)]
-    return Service("moto", command, f"http://127.0.0.1:{port}/moto-api/", env, start_timeout=60)
+    return Service("moto", command, f"http://127.0.0.1:{port}/moto-api/", env, start_timeout=180)
 
 
 def api_service(*, port: int, env: Mapping[str, str]) -> Service:
-    """The inference API under uvicorn."""
-    command = [
-        _bin("uvicorn"),
-        "inference_api.main:app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
+    """The inference API as the image runs it (``HOURCAST_API_WORKERS`` uvicorn workers)."""
+    command = [sys.executable, "-m", "inference_api", "--host", "127.0.0.1", "--port", str(port)]
     return Service("api", command, f"http://127.0.0.1:{port}/health", env)
 
 

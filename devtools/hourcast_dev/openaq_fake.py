@@ -38,11 +38,21 @@ from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
+from zoneinfo import ZoneInfo
 
 import uvicorn
 from fastapi import Body, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
+
+from hourcast_dev.openaq_fleet import (
+    FIRST_FLEET_LOCATION_ID,
+    FIRST_FLEET_SENSOR_ID,
+    FleetSpec,
+    latest_item,
+    local_offset,
+    visible,
+)
 
 __all__ = [
     "BEIJING_LOCATION_ID",
@@ -52,11 +62,13 @@ __all__ = [
     "FakeServer",
     "FakeState",
     "FaultSpec",
+    "FleetSpec",
     "RateLimitSpec",
     "SensorSeries",
     "create_app",
     "load_dataset",
     "main",
+    "with_fleet",
 ]
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -307,7 +319,8 @@ class SensorSeries:
 
     def record(self, index: int, kind: str = "hours") -> dict[str, Any]:
         """A fresh (mutable) copy of one record, as served by ``kind``."""
-        return json.loads(self._render(index, kind))
+        record: dict[str, Any] = json.loads(self._render(index, kind))
+        return record
 
     def first_last(self) -> tuple[dict[str, Any], dict[str, Any]] | None:
         """``datetimeFirst`` and ``datetimeLast`` objects, or None when empty."""
@@ -365,6 +378,44 @@ def load_dataset(data_dir: Path = DATA_DIR) -> FakeDataset:
     sensors = {sid: _sensor_object(s) for sid, s in series.items()}
     locations = {info.id: _location_object(info, series, sensors) for info in _LOCATIONS}
     return FakeDataset(series, locations, sensors, copy.deepcopy(_PARAMETERS))
+
+
+def with_fleet(dataset: FakeDataset, fleet: FleetSpec, data_dir: Path = DATA_DIR) -> FakeDataset:
+    """``dataset`` plus a synthetic fleet of PM2.5 sensors, one per location.
+
+    Args:
+        dataset: The bundled data (:func:`load_dataset`).
+        fleet: How many sensors and which hours.
+        data_dir: Where the Beijing series (the fleet's base values) is.
+
+    Returns:
+        A new dataset; sensor ids from 3,000,000, location ids from 2,000,000.
+    """
+    series = dict(dataset.series)
+    sensors = dict(dataset.sensors)
+    locations = dict(dataset.locations)
+    hours, base = fleet.hour_epochs(), _read_beijing(data_dir)[1]
+    parameter = _parameter_object("pm25")
+    for index in range(fleet.count):
+        sensor_id, location_id = FIRST_FLEET_SENSOR_ID + index, FIRST_FLEET_LOCATION_ID + index
+        zone, code, country, lat, lon = fleet.site(index)
+        offset = local_offset(zone, fleet.start)  # local stamps keep the start's offset
+        values = fleet.values(index, base)
+        series[sensor_id] = SensorSeries.from_values(sensor_id, parameter, hours, values, offset)
+        sensors[sensor_id] = _sensor_object(series[sensor_id])
+        info = _LocationInfo(
+            location_id,
+            f"Fleet station {index}",
+            None,
+            zone,
+            (code, country),
+            lat,
+            lon,
+            "synthetic fleet (Beijing PM2.5 shifted and scaled)",
+            (sensor_id,),
+        )
+        locations[location_id] = _location_object(info, series, sensors)
+    return FakeDataset(series, locations, sensors, dataset.parameters)
 
 
 def _read_beijing(data_dir: Path) -> tuple[list[int], list[float]]:
@@ -688,7 +739,7 @@ class _FakeMiddleware:
         state = self.state
         with_key = any(name == b"x-api-key" for name, _ in scope.get("headers", []))
         state.count(path, sensor_id, with_api_key=with_key)
-        allowed, headers, reset_s = state.admit()
+        allowed, headers, _ = state.admit()
 
         async def send_with_headers(message: Any) -> None:
             if message["type"] == "http.response.start":
@@ -697,9 +748,9 @@ class _FakeMiddleware:
             await send(message)
 
         if not allowed:
-            retry_after = str(max(1, math.ceil(reset_s)))
+            # Like the real API: no Retry-After, only the x-ratelimit-* headers (reset in s).
             body = {"detail": "Too many requests: rate limit exceeded (fake OpenAQ)"}
-            response = JSONResponse(body, 429, headers={"Retry-After": retry_after})
+            response = JSONResponse(body, 429)
             await response(scope, receive, send_with_headers)
             return
 
@@ -729,6 +780,8 @@ def create_app(
     rate_limit: int = 10_000,
     rate_window_s: float = 60.0,
     clock: Callable[[], float] = time.monotonic,
+    fleet: FleetSpec | None = None,
+    now: datetime | None = None,
 ) -> FastAPI:
     """Build the fake OpenAQ v3 app; the data are loaded here, once.
 
@@ -740,11 +793,18 @@ def create_app(
             default here is generous so tests and demos do not throttle by accident).
         rate_window_s: Window length in seconds.
         clock: Monotonic clock for the rate-limit window.
+        fleet: A synthetic fleet of PM2.5 sensors to serve as well (see :func:`with_fleet`).
+        now: The fake's present: only hours that have ended by then are served (``/hours``,
+            ``/latest``); None serves every hour. ``POST /_admin/clock`` moves it.
 
     Returns:
         The ASGI app; its :class:`FakeState` is ``app.state.fake``.
     """
     dataset = load_dataset(Path(data_dir))
+    if fleet is not None:
+        dataset = with_fleet(dataset, fleet, Path(data_dir))
+    location_of = {s["id"]: loc for loc in dataset.locations.values() for s in loc["sensors"]}
+    present: dict[str, float | None] = {"now": None if now is None else now.timestamp()}
     state = FakeState(RateLimitSpec(limit=rate_limit, window_s=rate_window_s), clock)
     for spec in faults:
         state.add_fault(spec if isinstance(spec, FaultSpec) else FaultSpec.model_validate(spec))
@@ -757,7 +817,7 @@ def create_app(
     )
     app.state.fake = state
     app.state.dataset = dataset
-    app.add_middleware(_FakeMiddleware, state=state)  # type: ignore[arg-type]
+    app.add_middleware(_FakeMiddleware, state=state)
 
     limit_q = Query(100, ge=1, le=_MAX_LIMIT, description="Results per page (max 1000).")
     page_q = Query(1, ge=1, description="Page number, from 1.")
@@ -769,23 +829,64 @@ def create_app(
         radius: int | None = Query(None, ge=1, le=_MAX_RADIUS_M, description="Metres."),
         bbox: str | None = Query(None, description="min_lon,min_lat,max_lon,max_lat"),
         iso: str | None = Query(None, description="ISO 3166-1 alpha-2 country code."),
+        parameters_id: str | None = Query(None, description="Parameter ids, comma-separated."),
         limit: int = limit_q,
         page: int = page_q,
     ) -> Response:
         items = _filter_locations(dataset, coordinates, radius, bbox, iso)
+        if parameters_id:
+            ids = {int(v) for v in _numbers(parameters_id, parameters_id.count(",") + 1, "ids")}
+            items = [i for i in items if any(s["parameter"]["id"] in ids for s in i["sensors"])]
         return _paged(items, limit, page)
 
     @app.get("/v3/locations/{location_id}")
     async def get_location(location_id: int) -> Response:
-        return _paged([_require(dataset.locations, location_id, "Location")], 100, 1)
+        if location_id not in dataset.locations:
+            raise HTTPException(404, detail="Location not found")
+        return _paged([dataset.locations[location_id]], 100, 1)
 
     @app.get("/v3/locations/{location_id}/sensors")
-    async def location_sensors(
+    async def location_sensors(location_id: int) -> Response:
+        # Not paged (limit and page are ignored); an unknown location is 200 with nothing.
+        location = dataset.locations.get(location_id, {"sensors": []})
+        sensors = [dataset.sensors[s["id"]] for s in location["sensors"]]
+        return _paged(sensors, max(len(sensors), 1), 1)
+
+    def latest_of(sensor_ids: Iterable[int]) -> list[dict[str, Any]]:
+        items = []
+        for sensor_id in sensor_ids:
+            series = dataset.series[sensor_id]
+            shown = visible(series.hours, present["now"])
+            if shown:
+                record = series.record(shown - 1)
+                location = location_of[sensor_id]
+                items.append(latest_item(record, sensor_id=sensor_id, location=location))
+        return items
+
+    @app.get("/v3/locations/{location_id}/latest")
+    async def location_latest(
         location_id: int, limit: int = limit_q, page: int = page_q
     ) -> Response:
         location = _require(dataset.locations, location_id, "Location")
-        sensors = [dataset.sensors[s["id"]] for s in location["sensors"]]
-        return _paged(sensors, limit, page)
+        return _paged(latest_of(s["id"] for s in location["sensors"]), limit, page)
+
+    @app.get("/v3/parameters/{parameter_id}/latest")
+    async def parameter_latest(
+        parameter_id: int, limit: int = limit_q, page: int = page_q
+    ) -> Response:
+        ids = sorted(
+            sid for sid, series in dataset.series.items() if series.parameter["id"] == parameter_id
+        )
+        start = (page - 1) * limit
+        # Only the requested page is rendered; found is the whole count, as the API has it.
+        items = latest_of(ids[start : start + limit])
+        return _page_response([_dumps(i) for i in items], len(ids), limit, page)
+
+    @app.post("/_admin/clock")
+    async def set_clock(body: dict[str, Any] = Body(...)) -> dict[str, Any]:  # noqa: B008
+        value = body.get("now")
+        present["now"] = None if value is None else datetime.fromisoformat(value).timestamp()
+        return {"now": value}
 
     @app.get("/v3/sensors/{sensor_id}")
     async def get_sensor(sensor_id: int) -> Response:
@@ -801,10 +902,21 @@ def create_app(
         limit: int,
         page: int,
     ) -> Response:
-        series = _require(dataset.series, sensor_id, "Sensor")
+        series = dataset.series.get(sensor_id)
+        if series is None:
+            return _page_response([], 0, limit, page)  # the real API: 200, no results
+        zone = location_of[sensor_id]["timezone"]
+        start_s = _query_epoch(dt_from, "datetime_from", zone)
+        end_s = _query_epoch(dt_to, "datetime_to", zone)
+        if start_s is not None and end_s is not None and end_s <= start_s:
+            raise HTTPException(422, detail="datetime_to must be after datetime_from")
+        # The API filters on the hour's end: end > datetime_from and end <= datetime_to.
         lo, hi = series.window(
-            _query_epoch(dt_from, "datetime_from"), _query_epoch(dt_to, "datetime_to")
+            None if start_s is None else math.floor(start_s) - 3600 + 1,
+            None if end_s is None else math.floor(end_s) - 3600 + 1,
         )
+        hi = min(hi, visible(series.hours, present["now"]))
+        lo = min(lo, hi)
         start = lo + (page - 1) * limit
         stop = min(hi, start + limit)
         indices = range(start, stop) if start < hi else range(0)
@@ -911,15 +1023,16 @@ def _paged(items: Sequence[dict[str, Any]], limit: int, page: int) -> Response:
     return _page_response(parts, len(items), limit, page)
 
 
-def _query_epoch(text: str | None, name: str) -> int | None:
+def _query_epoch(text: str | None, name: str, zone: str) -> float | None:
     if text is None or not text.strip():
         return None
     try:
         ts = datetime.fromisoformat(text.strip())
     except ValueError:
         raise HTTPException(422, detail=f"{name}: not an ISO-8601 datetime: {text!r}") from None
-    ts = ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts
-    return math.ceil(ts.timestamp())
+    # Like the real API: a time without an offset is the location's local time.
+    ts = ts.replace(tzinfo=ZoneInfo(zone)) if ts.tzinfo is None else ts
+    return ts.timestamp()
 
 
 def _numbers(text: str, count: int, name: str) -> list[float]:

@@ -18,13 +18,31 @@ from hourcast.settings import Settings, get_settings
 from hourcast.storage.db import create_db_engine
 from hourcast.storage.observations import load_observations
 
-__all__ = ["fetch_forecast", "forecast_command", "forecast_table", "plot_forecast"]
+__all__ = [
+    "credentials",
+    "fetch_forecast",
+    "forecast_command",
+    "forecast_table",
+    "plot_forecast",
+]
 
 console = Console()
 
 
+def credentials(token: Optional[str], api_key: Optional[str]) -> dict[str, str]:
+    """The header that authenticates a request: a bearer token, else an API key."""
+    if token:
+        return {"Authorization": f"Bearer {token}"}
+    return {"X-API-Key": api_key} if api_key else {}
+
+
 def fetch_forecast(
-    api_url: str, *, series_id: str, horizon: int, wait: float = 0.0
+    api_url: str,
+    *,
+    series_id: str,
+    horizon: int,
+    wait: float = 0.0,
+    headers: Optional[dict[str, str]] = None,
 ) -> dict[str, Any]:
     """POST /v1/forecast, retrying while the model loads (503) for up to ``wait`` seconds.
 
@@ -37,6 +55,7 @@ def fetch_forecast(
             response = httpx.post(
                 f"{api_url}/v1/forecast",
                 json={"series_id": series_id, "horizon": horizon},
+                headers=headers,
                 timeout=60,
             )
         except httpx.HTTPError as exc:
@@ -45,6 +64,11 @@ def fetch_forecast(
         else:
             if response.status_code == 200:
                 return dict(response.json())
+            if response.status_code == 401:
+                raise RuntimeError(
+                    f"the API wants a token or an API key ({response.json().get('detail')}): "
+                    "pass --token or --api-key (HOURCAST_API_TOKEN, HOURCAST_API_KEY)"
+                )
             if response.status_code != 503 or time.monotonic() >= deadline:
                 raise RuntimeError(f"API answered {response.status_code}: {response.text}")
         time.sleep(2)
@@ -127,6 +151,7 @@ def plot_forecast(response: dict[str, Any], *, settings: Settings, path: Path) -
 
 
 def forecast_command(
+    *,
     series_id: Annotated[str, typer.Option(help="Series to forecast.")] = "traffic:i94-westbound",
     horizon: Annotated[int, typer.Option(min=1, help="Hours ahead.")] = 24,
     api_url: Annotated[
@@ -136,10 +161,23 @@ def forecast_command(
         Optional[Path], typer.Option(help="Write a PNG of the last week and the forecast here.")
     ] = None,
     wait: Annotated[float, typer.Option(help="Seconds to wait for the model to load.")] = 0.0,
+    token: Annotated[
+        Optional[str],
+        typer.Option(envvar="HOURCAST_API_TOKEN", help="Bearer token from POST /v1/auth/token."),
+    ] = None,
+    api_key: Annotated[
+        Optional[str], typer.Option(envvar="HOURCAST_API_KEY", help="API key (X-API-Key).")
+    ] = None,
 ) -> None:
     """Ask the API for a forecast and print it as a table (optionally plot it)."""
     try:
-        response = fetch_forecast(api_url, series_id=series_id, horizon=horizon, wait=wait)
+        response = fetch_forecast(
+            api_url,
+            series_id=series_id,
+            horizon=horizon,
+            wait=wait,
+            headers=credentials(token, api_key),
+        )
     except RuntimeError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc

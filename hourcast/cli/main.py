@@ -1,7 +1,8 @@
 """The ``hourcast`` command line: one module per command group.
 
 ``db`` (:mod:`.db`), ``ingest`` (:mod:`.ingest`), ``train`` (:mod:`.train`), ``models``
-(:mod:`.models`) and ``forecast`` (:mod:`.forecast`). Development tools add their own groups
+(:mod:`.models`), ``forecast`` (:mod:`.forecast`), and the API's callers: ``users``
+(:mod:`.users`) and ``keys`` (:mod:`.keys`). Development tools add their own groups
 through the ``hourcast.cli`` entry-point group: the development package ``hourcast-dev``
 (``devtools/``) adds ``stack``, the local MLflow/API/Mage processes.
 
@@ -17,8 +18,10 @@ import typer
 from hourcast.cli.db import db_app
 from hourcast.cli.forecast import forecast_command
 from hourcast.cli.ingest import ingest_app
+from hourcast.cli.keys import keys_app
 from hourcast.cli.models import models_app
 from hourcast.cli.train import train_app
+from hourcast.cli.users import users_app
 
 __all__ = ["PLUGIN_GROUP", "app"]
 
@@ -33,6 +36,8 @@ app.add_typer(ingest_app, name="ingest")
 app.add_typer(train_app, name="train")
 app.add_typer(models_app, name="models")
 app.command("forecast")(forecast_command)
+app.add_typer(users_app, name="users")
+app.add_typer(keys_app, name="keys")
 for _plugin in entry_points(group=PLUGIN_GROUP):
     app.add_typer(_plugin.load(), name=_plugin.name)
 

@@ -59,7 +59,7 @@ def promote_command(
     model: ModelOption = DEFAULT_MODEL,
     reason: Annotated[str, typer.Option(help="Why; stored as a version tag.")] = "by hand",
 ) -> None:
-    """Make VERSION the champion (the API serves it after a restart)."""
+    """Make VERSION the champion (the API serves it within its registry poll interval)."""
     try:
         promote(_client(), model, version, reason=reason)
     except MlflowException as exc:

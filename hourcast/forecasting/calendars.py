@@ -16,6 +16,8 @@ import holidays
 import numpy as np
 import pandas as pd
 
+from hourcast.forecasting.arrays import BoolArray, FloatArray
+
 __all__ = [
     "CALENDARS",
     "DAY_FEATURES",
@@ -102,7 +104,7 @@ def holiday_dates(calendar: str, years: Iterable[int]) -> tuple[set[dt.date], se
     return public, events
 
 
-def _distance(flags: np.ndarray, *, forward: bool) -> np.ndarray:
+def _distance(flags: BoolArray, *, forward: bool) -> FloatArray:
     """Days to the next (forward) or since the last flagged day, clipped to _MAX_DISTANCE."""
     out = np.full(len(flags), _MAX_DISTANCE, dtype=float)
     last = None
@@ -145,7 +147,7 @@ def _day_table(calendar: str, first_year: int, last_year: int) -> pd.DataFrame:
     return table
 
 
-def day_features(calendar: str, dates: pd.DatetimeIndex) -> np.ndarray:
+def day_features(calendar: str, dates: pd.DatetimeIndex) -> FloatArray:
     """Holiday features of local calendar days, one row per entry of ``dates``.
 
     Args:

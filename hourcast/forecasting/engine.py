@@ -1,5 +1,6 @@
-"""The engine under :class:`~hourcast.forecasting.forecaster.Forecaster`: design matrices,
-booster training and the forecasting loops.
+"""The engine under :class:`~hourcast.forecasting.forecaster.Forecaster`.
+
+It builds the design matrices, trains the booster and runs the forecasting loops.
 
 Like ``mlforecast``'s ``TimeSeries`` under ``MLForecast``, the engine holds no fitted state:
 the front class passes it the booster and what it learnt (series codes, whether the series
@@ -10,15 +11,18 @@ each forecast fed back as the next lag.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Literal, get_args
+from typing import Any, Literal, Protocol, get_args
 
 import numpy as np
 import pandas as pd
 import xgboost as xgb
 
+from hourcast.forecasting.arrays import BoolArray, FloatArray, IntArray
 from hourcast.forecasting.features import (
     HOUR,
     FeatureConfig,
@@ -34,7 +38,7 @@ from hourcast.forecasting.target_transforms import (
     origin_levels,
 )
 
-__all__ = ["STRATEGIES", "Engine", "Strategy"]
+__all__ = ["STRATEGIES", "BoosterTrainer", "Engine", "Strategy", "booster_trainer"]
 
 Strategy = Literal["direct", "recursive"]
 STRATEGIES: tuple[str, ...] = get_args(Strategy)
@@ -47,6 +51,38 @@ def _probe() -> pd.Series:
     return pd.Series([0.0, 0.0], index=index)
 
 
+# --- Training backend hook (issue 13, part C: hourcast.training.dask_training) -------------
+class BoosterTrainer(Protocol):
+    """Trains the booster of :meth:`Engine.train` elsewhere (e.g. on a Dask cluster)."""
+
+    def __call__(
+        self,
+        engine: Engine,
+        series_map: Mapping[str, pd.Series],
+        covariates: Mapping[str, Covariates],
+        codes: Mapping[str, int],
+        *,
+        params: dict[str, Any],
+        num_boost_round: int,
+    ) -> xgb.Booster:
+        """The booster trained on the rows of :meth:`Engine.series_training_rows`."""
+        ...
+
+
+_TRAINER: ContextVar[BoosterTrainer | None] = ContextVar("hourcast_trainer", default=None)
+
+
+@contextmanager
+def booster_trainer(trainer: BoosterTrainer) -> Iterator[None]:
+    """Within the block, every :meth:`Engine.train` (fit, calibration) calls ``trainer``."""
+    token = _TRAINER.set(trainer)
+    try:
+        yield
+    finally:
+        _TRAINER.reset(token)
+
+
+# -------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Engine:
     """Feature design, training rows and forecasting loops for one configuration.
@@ -71,12 +107,33 @@ class Engine:
         return list(build_features(_probe(), self.config).columns)
 
     @cached_property
-    def _value_columns(self) -> np.ndarray:
+    def _value_columns(self) -> BoolArray:
         """Mask of the columns holding series values (lag transforms)."""
         values = {t.name for t in self.config.transforms}
         return np.array([name in values for name in self.feature_names])
 
-    def local_hours(self, index: pd.DatetimeIndex) -> np.ndarray:
+    @cached_property
+    def _zoned(self) -> dict[str, Engine]:
+        """Engines of this configuration in one time zone each, made on first use."""
+        return {}
+
+    def for_series(self, series_id: str | None) -> Engine:
+        """The engine that builds ``series_id``'s rows: its own time zone's calendar.
+
+        Only the calendar differs (``FeatureConfig.timezone_of``), so the columns and the
+        booster are the same for every series.
+        """
+        if not self.config.series_timezones:
+            return self
+        zone = self.config.timezone_of(series_id)
+        if zone not in self._zoned:
+            config = self.config.for_zone(zone)
+            self._zoned[zone] = Engine(
+                config, self.strategy, self.target_transform, self.steps_per_hour
+            )
+        return self._zoned[zone]
+
+    def local_hours(self, index: pd.DatetimeIndex) -> IntArray:
         """Hour of day (0-23) of each UTC hour in the series' time zone."""
         return index.tz_convert(self.config.timezone).hour.to_numpy()
 
@@ -84,11 +141,11 @@ class Engine:
     def _direct_design(
         self,
         series: pd.Series,
-        origins: np.ndarray,
-        steps: np.ndarray,
+        origins: IntArray,
+        steps: IntArray,
         covariates: Covariates,
         code: float,
-    ) -> tuple[np.ndarray, np.ndarray]:
+    ) -> tuple[FloatArray, FloatArray]:
         matrix = build_direct_features(
             series, self.config, origins, steps, covariates=covariates, series_code=code
         )
@@ -97,7 +154,7 @@ class Engine:
 
     def training_rows(
         self, series: pd.Series, covariates: Covariates, code: float, seed: int
-    ) -> tuple[np.ndarray, np.ndarray]:
+    ) -> tuple[FloatArray, FloatArray]:
         """Feature rows and labels of one regular series (hours with no value are not labels).
 
         Direct rows pair each target hour with ``steps_per_hour`` steps drawn at random.
@@ -124,6 +181,24 @@ class Engine:
         matrix, scales = self._direct_design(series, origins, steps, covariates, code)
         return matrix, encode_target(values[rows], scales, transform)
 
+    def series_training_rows(
+        self,
+        name: str,
+        series: pd.Series,
+        covariates: Mapping[str, Covariates],
+        codes: Mapping[str, int],
+        *,
+        number: int,
+        seed: int,
+    ) -> tuple[FloatArray, FloatArray]:
+        """Rows of the ``number``-th series of a training set (every training backend's).
+
+        The calendar is the series' own time zone's (:meth:`for_series`).
+        """
+        return self.for_series(name).training_rows(
+            series, covariates.get(name), float(codes[name]), seed + number
+        )
+
     def train(
         self,
         series_map: Mapping[str, pd.Series],
@@ -134,9 +209,14 @@ class Engine:
         num_boost_round: int,
     ) -> xgb.Booster:
         """Fit a booster on every series (regular hourly, by name)."""
+        trainer = _TRAINER.get()
+        if trainer is not None:  # another backend (booster_trainer), same rows
+            return trainer(
+                self, series_map, covariates, codes, params=params, num_boost_round=num_boost_round
+            )
         seed = int(params.get("seed", 0))
         parts = [
-            self.training_rows(series, covariates.get(name), float(codes[name]), seed + number)
+            self.series_training_rows(name, series, covariates, codes, number=number, seed=seed)
             for number, (name, series) in enumerate(series_map.items())
         ]
         matrix = np.vstack([p[0] for p in parts])
@@ -154,7 +234,7 @@ class Engine:
         covariates: Covariates,
         code: float,
         nonnegative: bool,
-    ) -> tuple[np.ndarray, np.ndarray]:
+    ) -> tuple[FloatArray, FloatArray]:
         """Forecasts of the ``horizon`` hours after a regular history, and their origin levels."""
         run = self._direct if self.strategy == "direct" else self._recursive
         return run(
@@ -165,14 +245,16 @@ class Engine:
         self,
         booster: xgb.Booster,
         series: pd.Series,
-        origins: np.ndarray,
+        origins: IntArray,
         *,
         covariates: Covariates,
         code: float,
         nonnegative: bool,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Forecasts, levels and actuals of ``config.horizon`` hours from each origin (a
-        position in ``series``), each shaped (origins, horizon)."""
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Forecasts, levels and actuals of ``config.horizon`` hours from each origin.
+
+        Origins are positions in ``series``; each output is shaped (origins, horizon).
+        """
         horizon = self.config.horizon
         values = series.to_numpy(dtype=float)
         targets = origins[:, None] + np.arange(horizon)[None, :]
@@ -208,7 +290,7 @@ class Engine:
         covariates: Covariates,
         code: float,
         nonnegative: bool,
-    ) -> tuple[np.ndarray, np.ndarray]:
+    ) -> tuple[FloatArray, FloatArray]:
         """Forecasts and origin levels, block by block."""
         block = self.config.horizon
         values = history.to_numpy(dtype=float)[-self.config.lookback :]
@@ -239,7 +321,7 @@ class Engine:
         covariates: Covariates,
         code: float,
         nonnegative: bool,
-    ) -> tuple[np.ndarray, np.ndarray]:
+    ) -> tuple[FloatArray, FloatArray]:
         """Forecasts and levels, hour by hour, each forecast fed back as the next lag."""
         values = history.to_numpy(dtype=float)[-self.config.lookback :]
         start = history.index[-len(values)]

@@ -18,12 +18,13 @@ The lag transforms themselves are in :mod:`hourcast.forecasting.lag_transforms`.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from hourcast.forecasting.arrays import FloatArray, IntArray
 from hourcast.forecasting.calendars import DAY_FEATURES, day_features
 from hourcast.forecasting.lag_transforms import (
     Lag,
@@ -65,7 +66,11 @@ class FeatureConfig:
         rolling_means: (lag, window) pairs: mean of ``window`` values ending at ``t - lag``.
         rolling_stds: (lag, window) pairs: standard deviation, likewise.
         seasonal_rolling_means: (lag, season_length, window_size) triples.
-        timezone: IANA zone for calendar features.
+        timezone: IANA zone for calendar features of a series not in ``series_timezones``
+            (and of every series of a model saved before per-series zones).
+        series_timezones: IANA zone of each series of a global model, by series id: every
+            series gets the calendar (hour, weekday, month, holidays, interval hour cells) of
+            its own local time, whichever series it is trained with.
         holiday_calendar: Key for ``hourcast.forecasting.calendars.day_features``, or None.
         horizon: Direct block length: transforms with a lag below it are read at the origin,
             the others at the target hour (see the module docstring).
@@ -79,6 +84,7 @@ class FeatureConfig:
     rolling_stds: tuple[tuple[int, int], ...] = ((1, 24),)
     seasonal_rolling_means: tuple[tuple[int, int, int], ...] = ()
     timezone: str = "UTC"
+    series_timezones: dict[str, str] = field(default_factory=dict)
     holiday_calendar: str | None = None
     horizon: int = 24
     known_future: tuple[str, ...] = ()
@@ -88,6 +94,18 @@ class FeatureConfig:
         if self.horizon < 1:
             raise ValueError("horizon must be >= 1")
         self.transforms  # noqa: B018 -- validates lags and windows
+
+    def timezone_of(self, series_id: str | None) -> str:
+        """The calendar time zone of ``series_id`` (``timezone`` if unknown or None)."""
+        if series_id is None:
+            return self.timezone
+        return self.series_timezones.get(series_id, self.timezone)
+
+    def for_zone(self, timezone: str) -> FeatureConfig:
+        """This configuration with the calendar of ``timezone`` for every series."""
+        if timezone == self.timezone and not self.series_timezones:
+            return self
+        return replace(self, timezone=timezone, series_timezones={})
 
     @property
     def transforms(self) -> list[LagTransform]:
@@ -122,13 +140,11 @@ class FeatureConfig:
         """Inverse of :meth:`to_dict`."""
         return cls(
             lags=tuple(data["lags"]),
-            rolling_means=tuple(tuple(p) for p in data["rolling_means"]),  # type: ignore[misc]
-            rolling_stds=tuple(tuple(p) for p in data["rolling_stds"]),  # type: ignore[misc]
-            seasonal_rolling_means=tuple(
-                tuple(p)  # type: ignore[misc]
-                for p in data.get("seasonal_rolling_means", ())
-            ),
+            rolling_means=tuple(tuple(p) for p in data["rolling_means"]),
+            rolling_stds=tuple(tuple(p) for p in data["rolling_stds"]),
+            seasonal_rolling_means=tuple(tuple(p) for p in data.get("seasonal_rolling_means", ())),
             timezone=data["timezone"],
+            series_timezones=dict(data.get("series_timezones") or {}),
             holiday_calendar=data.get("holiday_calendar"),
             horizon=int(data.get("horizon", 24)),
             known_future=tuple(data.get("known_future", ())),
@@ -176,9 +192,11 @@ def calendar_feature_names(config: FeatureConfig) -> list[str]:
     return names
 
 
-def calendar_features(index: pd.DatetimeIndex, config: FeatureConfig) -> np.ndarray:
-    """Calendar of each hour in the series' local time: hour, weekday, month and, with a
-    holiday calendar, the whole-local-day holiday features of ``hourcast.forecasting.calendars``.
+def calendar_features(index: pd.DatetimeIndex, config: FeatureConfig) -> FloatArray:
+    """Calendar of each hour in the series' local time.
+
+    Hour, weekday, month and, with a holiday calendar, the whole-local-day holiday features of
+    ``hourcast.forecasting.calendars``.
 
     Args:
         index: UTC-aware hour starts.
@@ -202,7 +220,7 @@ def calendar_features(index: pd.DatetimeIndex, config: FeatureConfig) -> np.ndar
 
 def _covariate_matrix(
     index: pd.DatetimeIndex, config: FeatureConfig, covariates: pd.DataFrame | None
-) -> np.ndarray:
+) -> FloatArray:
     if not config.known_future:
         return np.empty((len(index), 0))
     if covariates is None:
@@ -221,7 +239,7 @@ def _one_step_matrix(
     transforms: list[LagTransform],
     covariates: pd.DataFrame | None,
     series_code: float,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[FloatArray, FloatArray]:
     """(lag-transform block, calendar + covariates + series code block) for every hour."""
     values = series.to_numpy(dtype=float)
     lagged = np.column_stack([t.transform(values) for t in transforms]) if transforms else None
@@ -277,12 +295,12 @@ def direct_feature_names(config: FeatureConfig) -> list[str]:
 def build_direct_features(
     series: pd.Series,
     config: FeatureConfig,
-    origins: np.ndarray,
-    steps: np.ndarray,
+    origins: IntArray,
+    steps: IntArray,
     *,
     covariates: pd.DataFrame | None = None,
     series_code: float = 0.0,
-) -> np.ndarray:
+) -> FloatArray:
     """Direct feature rows for (origin, step) pairs of a regular hourly series.
 
     Args:

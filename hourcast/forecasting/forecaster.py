@@ -1,5 +1,4 @@
-"""The forecaster: XGBoost over :mod:`hourcast.forecasting.features`, direct multi-horizon, with
-intervals.
+"""The forecaster: direct multi-horizon XGBoost with conformal intervals.
 
 Strategy: **direct**, with the step as a feature, chosen on measurements. One booster
 forecasts all steps 1..``config.horizon`` (24) of a block at once from values before the
@@ -57,6 +56,7 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
+from hourcast.forecasting.arrays import FloatArray
 from hourcast.forecasting.conformal import (
     CALIBRATIONS,
     Calibration,
@@ -191,6 +191,14 @@ class Forecaster:
         return dict(self._state.series_codes) if self._state else {}
 
     @property
+    def series_timezones(self) -> dict[str, str]:
+        """The calendar time zone of each series fitted on, by id.
+
+        Its own; a model saved before per-series zones gives every series ``config.timezone``.
+        """
+        return {name: self.config.timezone_of(name) for name in self.series_codes}
+
+    @property
     def trained_until(self) -> pd.Timestamp | None:
         """Last hour of the training data (UTC); None before fitting."""
         return self._state.trained_until if self._state else None
@@ -289,12 +297,12 @@ class Forecaster:
         horizon: int,
         series_id: str | None,
         covariates: pd.DataFrame | None,
-    ) -> tuple[pd.DatetimeIndex, np.ndarray, np.ndarray]:
+    ) -> tuple[pd.DatetimeIndex, FloatArray, FloatArray]:
         state = self._require_state()
         if horizon < 1:
             raise ValueError("horizon must be >= 1")
         series = observed_history(history)
-        forecast, levels = self._engine.forecast(
+        forecast, levels = self._engine.for_series(series_id).forecast(
             state.booster,
             series,
             horizon,
@@ -363,7 +371,7 @@ class Forecaster:
         future, forecast, origin_levels = self._forecast(history, horizon, series_id, covariates)
         out = pd.DataFrame({"value": forecast}, index=future)
         steps = np.minimum(np.arange(horizon), self.config.horizon - 1)
-        hours = self._engine.local_hours(future)
+        hours = self._engine.for_series(series_id).local_hours(future)
         nonnegative = self._require_state().nonnegative
         for level in levels:
             low, high = intervals.bounds(level, forecast, origin_levels, steps, hours)
@@ -375,8 +383,14 @@ class Forecaster:
 
     # ----------------------------------------------------------------- persistence
     def save(self, path: str | Path) -> Path:
-        """Write the forecaster to a folder (:mod:`~hourcast.forecasting.persistence`); returns
-        the folder. Raises NotFittedError before fitting."""
+        """Write the forecaster to a folder (:mod:`~hourcast.forecasting.persistence`).
+
+        Returns:
+            Path: The folder.
+
+        Raises:
+            NotFittedError: The forecaster is not fitted.
+        """
         settings = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
         return write_forecaster(path, settings=settings, state=self._require_state())
 

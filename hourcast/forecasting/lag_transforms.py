@@ -12,28 +12,45 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
+from hourcast.forecasting.arrays import FloatArray
+
 __all__ = ["Lag", "LagTransform", "RollingMean", "RollingStd", "SeasonalRollingMean"]
 
 
-def _shift(values: np.ndarray, lag: int) -> np.ndarray:
-    """``out[t] = values[t - lag]`` (NaN before the start)."""
-    out = np.full(len(values), np.nan)
-    if lag < len(values):
-        out[lag:] = values[: len(values) - lag]
+# Time runs along the last axis: a 1-D array is one series, a 2-D array one series per row
+# (the serving fast path transforms the series of a batch together; each row's numbers are
+# those of the row alone, as cumsum runs along the axis in order).
+
+
+def _shift(values: FloatArray, lag: int) -> FloatArray:
+    """``out[..., t] = values[..., t - lag]`` (NaN before the start)."""
+    length = values.shape[-1]
+    out = np.full(values.shape, np.nan)
+    if lag < length:
+        out[..., lag:] = values[..., : length - lag]
     return out
 
 
-def _rolling_sums(values: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _cumulative(values: FloatArray) -> FloatArray:
+    """Cumulative sums along time with a leading 0: ``out[..., t]`` sums ``values[..., :t]``."""
+    zero = np.zeros((*values.shape[:-1], 1))
+    return np.concatenate([zero, np.cumsum(values, axis=-1)], axis=-1)
+
+
+def _rolling_sums(values: FloatArray, window: int) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Sum, sum of squares and count of the observed values in each trailing window."""
     observed = ~np.isnan(values)
     filled = np.where(observed, values, 0.0)
-    zero = np.zeros(1)
-    sums = np.concatenate([zero, np.cumsum(filled)])
-    squares = np.concatenate([zero, np.cumsum(filled * filled)])
-    counts = np.concatenate([zero, np.cumsum(observed)])
-    end = np.arange(1, len(values) + 1)
+    sums = _cumulative(filled)
+    squares = _cumulative(filled * filled)
+    counts = _cumulative(observed.astype(float))
+    end = np.arange(1, values.shape[-1] + 1)
     start = np.maximum(end - window, 0)
-    return sums[end] - sums[start], squares[end] - squares[start], counts[end] - counts[start]
+    return (
+        sums[..., end] - sums[..., start],
+        squares[..., end] - squares[..., start],
+        counts[..., end] - counts[..., start],
+    )
 
 
 class LagTransform(ABC):
@@ -61,17 +78,17 @@ class LagTransform(ABC):
         """Column name."""
 
     @abstractmethod
-    def _apply(self, lagged: np.ndarray) -> np.ndarray:
+    def _apply(self, lagged: FloatArray) -> FloatArray:
         """The statistic over values already shifted by ``lag``."""
 
-    def transform(self, values: np.ndarray) -> np.ndarray:
+    def transform(self, values: FloatArray) -> FloatArray:
         """The feature for every position of ``values`` (a regular hourly array, NaN = unknown).
 
         Args:
-            values (np.ndarray): Float values, one per hour.
+            values (np.ndarray): Float values, one per hour; or one series per row.
 
         Returns:
-            np.ndarray: ``out[t]`` depends on ``values[t - span : t - lag + 1]`` only.
+            np.ndarray: ``out[..., t]`` depends on ``values[..., t - span : t - lag + 1]`` only.
         """
         return self._apply(_shift(np.asarray(values, dtype=float), self.lag))
 
@@ -90,13 +107,15 @@ class Lag(LagTransform):
 
     @property
     def span(self) -> int:
+        """``lag``: the one value read."""
         return self.lag
 
     @property
     def name(self) -> str:
+        """``lag_<lag>``."""
         return f"lag_{self.lag}"
 
-    def _apply(self, lagged: np.ndarray) -> np.ndarray:
+    def _apply(self, lagged: FloatArray) -> FloatArray:
         return lagged
 
 
@@ -132,7 +151,7 @@ class RollingMean(_Rolling):
 
     _stat = "mean"
 
-    def _apply(self, lagged: np.ndarray) -> np.ndarray:
+    def _apply(self, lagged: FloatArray) -> FloatArray:
         sums, _, counts = _rolling_sums(lagged, self.window)
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(counts >= self.min_samples, sums / counts, np.nan)
@@ -143,7 +162,7 @@ class RollingStd(_Rolling):
 
     _stat = "std"
 
-    def _apply(self, lagged: np.ndarray) -> np.ndarray:
+    def _apply(self, lagged: FloatArray) -> FloatArray:
         sums, squares, counts = _rolling_sums(lagged, self.window)
         with np.errstate(invalid="ignore", divide="ignore"):
             variance = (squares - sums * sums / counts) / (counts - 1)
@@ -172,15 +191,17 @@ class SeasonalRollingMean(LagTransform):
 
     @property
     def span(self) -> int:
+        """``lag`` plus ``window_size - 1`` seasons."""
         return self.lag + self.season_length * (self.window_size - 1)
 
     @property
     def name(self) -> str:
+        """``seasonal_rolling_mean_<season_length>x<window_size>_lag_<lag>``."""
         return f"seasonal_rolling_mean_{self.season_length}x{self.window_size}_lag_{self.lag}"
 
-    def _apply(self, lagged: np.ndarray) -> np.ndarray:
-        sums = np.zeros(len(lagged))
-        counts = np.zeros(len(lagged))
+    def _apply(self, lagged: FloatArray) -> FloatArray:
+        sums = np.zeros(lagged.shape)
+        counts = np.zeros(lagged.shape)
         for k in range(self.window_size):
             shifted = _shift(lagged, k * self.season_length)
             observed = ~np.isnan(shifted)

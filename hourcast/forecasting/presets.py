@@ -13,6 +13,7 @@ earlier), never on the benchmark window itself; see ``scripts/benchmark_accuracy
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,14 +39,34 @@ class Preset:
     params: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_PARAMS))
     num_boost_round: int = 600
 
-    def feature_config(self, *, timezone: str, holiday_calendar: str | None) -> FeatureConfig:
-        """The preset's features in a series' time zone and holiday calendar."""
+    def feature_config(
+        self,
+        *,
+        timezone: str,
+        holiday_calendar: str | None,
+        series_timezones: Mapping[str, str] | None = None,
+    ) -> FeatureConfig:
+        """The preset's features in the series' time zones and holiday calendar.
+
+        Args:
+            timezone: Zone of a series not in ``series_timezones``.
+            holiday_calendar: Holiday calendar key, or None.
+            series_timezones: Zone of each series by id (a global model). Defaults to None.
+        """
         return dataclasses.replace(
-            self.config, timezone=timezone, holiday_calendar=holiday_calendar
+            self.config,
+            timezone=timezone,
+            series_timezones=dict(series_timezones or {}),
+            holiday_calendar=holiday_calendar,
         )
 
     def forecaster(
-        self, *, timezone: str, holiday_calendar: str | None = None, **overrides: Any
+        self,
+        *,
+        timezone: str,
+        holiday_calendar: str | None = None,
+        series_timezones: Mapping[str, str] | None = None,
+        **overrides: Any,
     ) -> Forecaster:
         """An unfitted forecaster with this preset; ``overrides`` go to ``Forecaster``."""
         kwargs: dict[str, Any] = {
@@ -53,7 +74,9 @@ class Preset:
             "num_boost_round": self.num_boost_round,
             **overrides,
         }
-        config = self.feature_config(timezone=timezone, holiday_calendar=holiday_calendar)
+        config = self.feature_config(
+            timezone=timezone, holiday_calendar=holiday_calendar, series_timezones=series_timezones
+        )
         return Forecaster(config, **kwargs)
 
 

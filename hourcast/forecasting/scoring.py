@@ -7,29 +7,34 @@ for an observed hour is an error (every model must forecast every hour it is sco
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
+from hourcast.forecasting.arrays import FloatArray
+
 __all__ = [
     "METRICS",
     "Values",
+    "aggregate_series",
     "mae",
     "mase",
     "mase_scale",
     "rmse",
     "score",
+    "score_by_series",
     "score_by_step",
     "smape",
 ]
 
 METRICS = ("mae", "rmse", "smape", "mase")
-Values = Sequence[float] | np.ndarray | pd.Series
+Values = Sequence[float] | FloatArray | pd.Series
 """Anything ``np.asarray`` turns into a float vector."""
 
 
-def _pairs(actual: Values, forecast: Values) -> tuple[np.ndarray, np.ndarray]:
+def _pairs(actual: Values, forecast: Values) -> tuple[FloatArray, FloatArray]:
     a = np.asarray(actual, dtype=float)
     f = np.asarray(forecast, dtype=float)
     if a.shape != f.shape:
@@ -132,3 +137,69 @@ def score_by_step(
             rows[key] = score(group[actual], group[forecast], scale=scale)
     rows["overall"] = score(frame[actual], frame[forecast], scale=scale)
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def score_by_series(
+    frame: pd.DataFrame,
+    *,
+    scales: Mapping[str, float] | None = None,
+    series: str = "series_id",
+    forecast: str = "forecast",
+    actual: str = "actual",
+) -> pd.DataFrame:
+    """Metrics of each series on its own hours (MASE with its own scale).
+
+    Args:
+        frame: One row per forecast hour, with series, actual and forecast columns.
+        scales: MASE denominator of each series (:func:`mase_scale` of its own training
+            data); a series without one gets NaN MASE. None leaves MASE out.
+        series: Series column. Defaults to "series_id".
+        forecast: Forecast column. Defaults to "forecast".
+        actual: Actual column. Defaults to "actual".
+
+    Returns:
+        pd.DataFrame: Indexed by series id (series with no observed actual are left out):
+        ``mae``, ``rmse``, ``smape``, ``mase`` (with ``scales``), ``hours`` and ``level``
+        (mean absolute actual of the scored hours).
+    """
+    rows: dict[str, dict[str, float]] = {}
+    for key, group in frame.groupby(series, sort=True):
+        if not group[actual].notna().any():
+            continue
+        sid = str(key)
+        row = score(group[actual], group[forecast])
+        if scales is not None:
+            scale = scales.get(sid)
+            row["mase"] = row["mae"] / scale if scale else float("nan")
+        row["level"] = float(group[actual].abs().mean())
+        rows[sid] = row
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def aggregate_series(table: pd.DataFrame) -> dict[str, float]:
+    """Per-series metrics aggregated two ways: the mean over series, and volume-weighted.
+
+    The volume weight of a series is its scored hours times its mean absolute actual (the
+    ``level`` column), i.e. the sum of its scored actuals: a sensor in a polluted city, or
+    one with more scored hours, counts more than a clean or sparse one. A metric a series
+    lacks (NaN MASE: no scale) is left out of both.
+
+    Args:
+        table: Output of :func:`score_by_series`.
+
+    Returns:
+        dict: ``<metric>_series_mean`` and ``<metric>_volume_weighted`` for each metric column,
+        and ``series_scored``.
+    """
+    out = {"series_scored": float(len(table))}
+    volume = (table["hours"] * table["level"]).to_numpy(float)
+    for metric in [c for c in table.columns if c in METRICS]:
+        values = table[metric].to_numpy(float)
+        known = ~np.isnan(values)
+        out[f"{metric}_series_mean"] = float(values[known].mean()) if known.any() else math.nan
+        weights = volume[known]
+        weighted = (
+            float(np.dot(values[known], weights) / weights.sum()) if weights.sum() else math.nan
+        )
+        out[f"{metric}_volume_weighted"] = weighted
+    return out

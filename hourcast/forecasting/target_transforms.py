@@ -12,6 +12,7 @@ from typing import Literal, get_args
 
 import numpy as np
 
+from hourcast.forecasting.arrays import BoolArray, FloatArray, IntArray
 from hourcast.forecasting.lag_transforms import RollingMean
 
 __all__ = [
@@ -28,32 +29,35 @@ TARGET_TRANSFORMS: tuple[str, ...] = get_args(TargetTransform)
 _LEVEL = RollingMean(1, 168)
 
 
-def origin_levels(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+def origin_levels(values: FloatArray, rows: IntArray) -> FloatArray:
     """Level of the series at each of ``rows``, from values before the row only.
 
     The mean of the 168 hours before the row; if they are mostly missing, the mean of
     everything before it; else 1.
 
     Args:
-        values (np.ndarray): A regular hourly array, NaN where unknown.
-        rows (np.ndarray): Positions in ``values``.
+        values (np.ndarray): A regular hourly array, NaN where unknown; or one series per row
+            (time along the last axis).
+        rows (np.ndarray): Positions in ``values`` (in each series).
 
     Returns:
-        np.ndarray: One positive level per row.
+        np.ndarray: One positive level per row (per series and row).
     """
-    level = _LEVEL.transform(values)[rows]
+    level = _LEVEL.transform(values)[..., rows]
     observed = ~np.isnan(values)
-    sums = np.concatenate([[0.0], np.cumsum(np.where(observed, np.abs(values), 0.0))])
-    counts = np.concatenate([[0], np.cumsum(observed)])
+    zero = np.zeros((*values.shape[:-1], 1))
+    filled = np.where(observed, np.abs(values), 0.0)
+    sums = np.concatenate([zero, np.cumsum(filled, axis=-1)], axis=-1)
+    counts = np.concatenate([zero, np.cumsum(observed, axis=-1)], axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        before = sums[rows] / counts[rows]
+        before = sums[..., rows] / counts[..., rows]
     level = np.where(np.isfinite(level) & (level > 0), level, before)
     return np.where(np.isfinite(level) & (level > 0), level, 1.0)
 
 
 def encode_features(
-    matrix: np.ndarray, value_columns: np.ndarray, scales: np.ndarray, transform: TargetTransform
-) -> np.ndarray:
+    matrix: FloatArray, value_columns: BoolArray, scales: FloatArray, transform: TargetTransform
+) -> FloatArray:
     """Put the columns holding series values (``value_columns``, a mask) on the target's scale.
 
     Args:
@@ -69,18 +73,19 @@ def encode_features(
     return matrix
 
 
-def encode_target(target: np.ndarray, scales: np.ndarray, transform: TargetTransform) -> np.ndarray:
+def encode_target(target: FloatArray, scales: FloatArray, transform: TargetTransform) -> FloatArray:
     """The training label on the booster's scale."""
     if transform == "scale":
         return target / scales
     if transform == "log1p":
-        return np.log1p(np.maximum(target, 0.0))
+        label: FloatArray = np.log1p(np.maximum(target, 0.0))  # numpy types ufuncs as Any
+        return label
     return target
 
 
 def decode(
-    raw: np.ndarray, scales: np.ndarray, transform: TargetTransform, *, nonnegative: bool
-) -> np.ndarray:
+    raw: FloatArray, scales: FloatArray, transform: TargetTransform, *, nonnegative: bool
+) -> FloatArray:
     """Booster outputs back on the series' scale; clipped at 0 for a non-negative series."""
     if transform == "scale":
         out = raw * scales

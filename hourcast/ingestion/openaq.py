@@ -50,13 +50,19 @@ from hourcast.ingestion.outcome import (
     log_progress,
     logged_run,
 )
-from hourcast.ingestion.quality import plausible_range
+from hourcast.ingestion.quality import accepted_range
 from hourcast.settings import Settings
 from hourcast.sources.openaq import HourlyRecord, OpenAQClient, OpenAQError, ParsedPage
 from hourcast.storage.ingestion_state import as_utc, get_watermark, set_watermark, utc_now
 from hourcast.storage.observations import register_series, upsert_observations
 
-__all__ = ["DEFAULT_OVERLAP", "ingest_openaq", "ingest_openaq_sensors"]
+__all__ = [
+    "DEFAULT_OVERLAP",
+    "ingest_openaq",
+    "ingest_openaq_sensors",
+    "ingest_sensor_hours",
+    "ingest_sensor_of_run",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +83,7 @@ def _accept(
     if record.ts > now:
         outcome.reject("future timestamp", f"hour {record.ts.isoformat()} is after now")
         return False
-    bounds = plausible_range(target.parameter, target.units)
+    bounds = accepted_range(target.parameter, target.units)
     if bounds is not None and record.value is not None:
         low, high = bounds
         if not low <= record.value <= high:
@@ -143,7 +149,7 @@ def _windows(
     return windows
 
 
-def _ingest_sensor(
+def ingest_sensor_hours(
     engine: Engine,
     *,
     client: OpenAQClient,
@@ -155,6 +161,11 @@ def _ingest_sensor(
     page_limit: int,
     progress: Progress,
 ) -> None:
+    """Pull a sensor's missing hours from ``/hours`` and store them page by page.
+
+    Raises:
+        OpenAQError: A request kept failing; the pages stored before it are kept.
+    """
     with engine.begin() as connection:
         register_series(
             connection,
@@ -194,6 +205,47 @@ def _ingest_sensor(
                     history_start=start,
                 )
     progress.advance(target.series_id, completed=hours)
+
+
+def ingest_sensor_of_run(
+    engine: Engine,
+    *,
+    client: OpenAQClient,
+    target: SensorTarget,
+    run: RunOutcome,
+    what: str,
+    backfill_start: datetime,
+    until: datetime,
+    overlap: timedelta,
+    page_limit: int,
+    progress: Progress,
+) -> SeriesOutcome:
+    """:func:`ingest_sensor_hours` for one sensor of a logged run; the run goes on if it fails.
+
+    The sensor's outcome joins ``run``; an OpenAQ error is recorded on it and logged as ``what``
+    failing, and the requests it made are counted either way.
+    """
+    series = SeriesOutcome(target.series_id, target.parameter, target.units)
+    run.series.append(series)
+    before = client.request_count
+    try:
+        ingest_sensor_hours(
+            engine,
+            client=client,
+            target=target,
+            outcome=series,
+            backfill_start=backfill_start,
+            until=until,
+            overlap=overlap,
+            page_limit=page_limit,
+            progress=progress,
+        )
+    except OpenAQError as exc:
+        series.error = str(exc)
+        logger.warning("OpenAQ %s %s failed, continuing: %s", target.series_id, what, exc)
+    finally:
+        series.requests = client.request_count - before
+    return series
 
 
 def _aware(value: datetime, name: str) -> datetime:
@@ -254,7 +306,7 @@ def ingest_openaq_sensors(
             targets, skipped, cached = discover_sensors(
                 engine, client=client, selection=selection, max_age=discovery_max_age
             )
-        except OpenAQError as exc:
+        except (OpenAQError, ValueError) as exc:
             outcome.error = f"listing locations failed: {exc}"
             return end_run(engine, outcome=outcome)
         outcome.notes.extend(skipped)
@@ -263,30 +315,24 @@ def ingest_openaq_sensors(
             f"({client.request_count - requests_before} request(s))"
         )
         if not targets:
-            outcome.error = "no sensor of the selected locations matches the filters"
+            outcome.error = "; ".join(
+                ["no sensor of the selected locations matches the filters", *skipped]
+            )
             return end_run(engine, outcome=outcome)
         progress.begin("sensors", description="sensors", total=len(targets))
         for done, target in enumerate(targets, start=1):
-            series = SeriesOutcome(target.series_id, target.parameter, target.units)
-            outcome.series.append(series)
-            before = client.request_count
-            try:
-                _ingest_sensor(
-                    engine,
-                    client=client,
-                    target=target,
-                    outcome=series,
-                    backfill_start=start,
-                    until=end,
-                    overlap=overlap,
-                    page_limit=page_limit,
-                    progress=progress,
-                )
-            except OpenAQError as exc:
-                series.error = str(exc)
-                logger.warning("OpenAQ %s failed, continuing: %s", target.series_id, exc)
-            finally:
-                series.requests = client.request_count - before
+            series = ingest_sensor_of_run(
+                engine,
+                client=client,
+                target=target,
+                run=outcome,
+                what="ingestion",
+                backfill_start=start,
+                until=end,
+                overlap=overlap,
+                page_limit=page_limit,
+                progress=progress,
+            )
             logger.info(
                 "OpenAQ %s: %d inserted, %d updated, %d rejected in %d request(s)",
                 target.series_id,

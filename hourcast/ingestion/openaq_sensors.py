@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
@@ -18,7 +19,8 @@ from sqlalchemy import Engine
 
 from hourcast.series import SeriesSpec, openaq_sensor_spec
 from hourcast.settings import Settings
-from hourcast.sources.openaq import OpenAQClient, normalize_units
+from hourcast.sources.openaq import OpenAQClient, OpenAQNotFoundError, normalize_units
+from hourcast.sources.openaq.records import optional_int
 from hourcast.storage.ingestion_state import (
     get_source_object,
     remember_source_object,
@@ -32,7 +34,10 @@ __all__ = [
     "SensorTarget",
     "discover_sensors",
     "openaq_client",
+    "selection_from_settings",
 ]
+
+logger = logging.getLogger(__name__)
 
 OPENAQ_SOURCE = "openaq"
 DEFAULT_DISCOVERY_MAX_AGE = timedelta(hours=24)
@@ -40,7 +45,10 @@ DEFAULT_DISCOVERY_MAX_AGE = timedelta(hours=24)
 
 @dataclass(frozen=True)
 class OpenAQSelection:
-    """Which sensors to ingest: locations chosen one of four ways, then filtered.
+    """Which sensors to ingest: locations chosen one of five ways, then filtered.
+
+    By location ids, coordinates + radius, bounding box, country, or, with none of those,
+    every location measuring ``parameters`` (the world's PM2.5 stations, say).
 
     Attributes:
         locations: Location ids; excludes the other location filters.
@@ -65,8 +73,10 @@ class OpenAQSelection:
 
     def __post_init__(self) -> None:
         others = self.coordinates or self.radius_m or self.bbox or self.iso
-        if not self.locations and not others:
-            raise ValueError("locations: give location ids, coordinates + radius, bbox or iso")
+        if not self.locations and not others and not self.parameters:
+            raise ValueError(
+                "locations: give location ids, coordinates + radius, bbox, iso or parameters"
+            )
         if self.locations and others:
             raise ValueError("locations: ids cannot be combined with coordinates, bbox or iso")
         if (self.coordinates is None) != (self.radius_m is None):
@@ -84,8 +94,19 @@ class OpenAQSelection:
             "radius": self.radius_m,
             "bbox": list(self.bbox) if self.bbox else None,
             "iso": self.iso.upper() if self.iso else None,
+            "parameters": list(self.search_parameters()) or None,
         }
         return "v3/locations?" + json.dumps({k: v for k, v in query.items() if v is not None})
+
+    def search_parameters(self) -> tuple[str, ...]:
+        """Parameters that choose the locations: only when no other location filter is given.
+
+        Then the selection is the whole world's stations of these parameters; otherwise the
+        parameters only filter the sensors of the chosen locations.
+        """
+        if self.locations or self.coordinates or self.bbox or self.iso:
+            return ()
+        return tuple(sorted({p.lower() for p in self.parameters}))
 
     def keeps(self, target: SensorTarget) -> bool:
         """Whether a sensor passes the parameter and sensor filters."""
@@ -112,6 +133,7 @@ class SensorTarget:
         timezone: IANA zone of the location.
         latitude: Location latitude.
         longitude: Location longitude.
+        parameter_id: OpenAQ parameter id (2 is PM2.5), for ``/v3/parameters/{id}/latest``.
     """
 
     sensor_id: int
@@ -122,6 +144,7 @@ class SensorTarget:
     timezone: str
     latitude: float | None = None
     longitude: float | None = None
+    parameter_id: int | None = None
 
     @property
     def series_id(self) -> str:
@@ -157,6 +180,24 @@ def openaq_client(settings: Settings, **options: Any) -> OpenAQClient:
     return OpenAQClient(settings.openaq_base_url, key, **options)
 
 
+def selection_from_settings(settings: Settings) -> OpenAQSelection:
+    """The sensors of ``HOURCAST_OPENAQ_LOCATIONS`` / ``_ISO`` / ``_BBOX`` / ``_PARAMETERS``.
+
+    Raises:
+        ValueError: The settings make no valid selection (the message names the setting).
+    """
+    try:
+        return OpenAQSelection(
+            locations=settings.openaq_locations,
+            bbox=settings.openaq_bbox,
+            iso=settings.openaq_iso,
+            parameters=tuple(p.lower() for p in settings.openaq_parameters),
+        )
+    except ValueError as exc:
+        field_name, _, message = str(exc).partition(": ")
+        raise ValueError(f"HOURCAST_OPENAQ_{field_name.upper()}: {message}") from exc
+
+
 def _targets_of(locations: Iterable[dict[str, Any]]) -> _Discovery:
     found = _Discovery()
     for location in locations:
@@ -179,9 +220,43 @@ def _targets_of(locations: Iterable[dict[str, Any]]) -> _Discovery:
                     timezone=str(location.get("timezone") or "UTC"),
                     latitude=coordinates.get("latitude"),
                     longitude=coordinates.get("longitude"),
+                    parameter_id=optional_int(parameter.get("id")),
                 )
             )
     return found
+
+
+def _list_locations(
+    client: OpenAQClient, selection: OpenAQSelection
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The selected locations, and a note per listed id the API does not know (404)."""
+    if not selection.locations:
+        wanted = selection.search_parameters()
+        parameter_ids = None
+        if wanted:
+            known = {p["name"].lower(): int(p["id"]) for p in client.parameters()}
+            unknown = sorted(set(wanted) - set(known))
+            if unknown:
+                raise ValueError(f"parameters: OpenAQ does not know {', '.join(unknown)}")
+            parameter_ids = tuple(known[name] for name in wanted)
+        found = client.locations(
+            coordinates=selection.coordinates,
+            radius_m=selection.radius_m,
+            bbox=selection.bbox,
+            iso=selection.iso,
+            parameters_id=parameter_ids,
+        )
+        return found, []
+    locations: list[dict[str, Any]] = []
+    missing: list[str] = []
+    for location_id in selection.locations:
+        try:
+            locations += client.locations([location_id])
+        except OpenAQNotFoundError as exc:
+            # A retired or mistyped id must not stop the others.
+            logger.warning("OpenAQ location %s skipped: %s", location_id, exc.message)
+            missing.append(f"location {location_id}: skipped, {exc.message} (404)")
+    return locations, missing
 
 
 def discover_sensors(
@@ -194,7 +269,8 @@ def discover_sensors(
     """The sensors of the selected locations that pass the filters.
 
     The listing (one request per location id, or the paged search) is remembered in
-    ``source_objects`` and reused while younger than ``max_age``.
+    ``source_objects`` and reused while younger than ``max_age``. A listed location id the
+    API answers 404 for (unknown or retired) is logged and skipped; the others still load.
 
     Args:
         engine (Engine): The observation store.
@@ -214,14 +290,9 @@ def discover_sensors(
     if remembered is not None and utc_now() - remembered.ingested_at < max_age:
         found = _Discovery([SensorTarget(**t) for t in remembered.detail or []], cached=True)
     else:
-        locations = client.locations(
-            list(selection.locations) or None,
-            coordinates=selection.coordinates,
-            radius_m=selection.radius_m,
-            bbox=selection.bbox,
-            iso=selection.iso,
-        )
+        locations, missing = _list_locations(client, selection)
         found = _targets_of(locations)
+        found.skipped[:0] = missing
         listing = [asdict(t) for t in found.targets]
         text = json.dumps(listing, sort_keys=True, ensure_ascii=False)
         with engine.begin() as connection:

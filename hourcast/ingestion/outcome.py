@@ -150,8 +150,11 @@ class ObjectOutcome:
 
 
 def run_status(series: list[SeriesOutcome], objects: list[ObjectOutcome], error: str | None) -> str:
-    """``failed`` on a run-level error or when nothing succeeded, ``partial`` when some
-    series or objects failed, ``succeeded`` otherwise."""
+    """The run's status from its series and objects.
+
+    ``failed`` on a run-level error or when nothing succeeded, ``partial`` when some series
+    or objects failed, ``succeeded`` otherwise.
+    """
     if error is not None:
         return "failed"
     # A traffic run has one series fed by several objects: judge it by its objects.

@@ -1,37 +1,33 @@
-"""What the Mage ingestion blocks call: variables in, summary frames out, stored data checked.
+"""What the Mage ingestion blocks call: a run, its summary frame, the stored data checked.
 
-Mage passes pipeline variables as primitives (a list may arrive as a JSON list or as a
-comma-separated string), so the parsing lives here, tested, rather than in the blocks.
+The blocks read their variables with :mod:`hourcast.pipeline_variables`; the pipeline's first
+block has migrated the store (``migrate_store``), so nothing here migrates.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
 
 import pandas as pd
 from sqlalchemy import Engine, select
 
 from hourcast.ingestion.openaq import DEFAULT_OVERLAP, ingest_openaq
-from hourcast.ingestion.openaq_sensors import OpenAQSelection
+from hourcast.ingestion.openaq_latest import ingest_openaq_latest
+from hourcast.ingestion.openaq_sensors import OpenAQSelection, openaq_client
 from hourcast.ingestion.outcome import IngestionError, RunOutcome
 from hourcast.ingestion.quality import check_observations
 from hourcast.ingestion.traffic import ingest_traffic
 from hourcast.settings import Settings
-from hourcast.storage.db import create_db_engine, upgrade
+from hourcast.storage.db import create_db_engine
 from hourcast.storage.observations import latest_observations, load_observations
 from hourcast.storage.schema import series as series_table
-from hourcast.timeutil import parse_instant
 
 __all__ = [
     "SUMMARY_COLUMNS",
     "ingested_observations",
-    "migrated_engine",
     "quality_issues",
-    "run_openaq_from_variables",
-    "run_traffic_from_variables",
-    "selection_from_variables",
+    "run_openaq",
+    "run_traffic",
     "summary_frame",
 ]
 
@@ -48,59 +44,6 @@ SUMMARY_COLUMNS = [
     "first_ts",
     "last_ts",
 ]
-
-
-def _items(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    if isinstance(value, list | tuple | set):
-        return [str(part).strip() for part in value if str(part).strip()]
-    return [str(value)]
-
-
-def _ints(value: Any, name: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(item) for item in _items(value))
-    except ValueError:
-        raise ValueError(f"{name}: expected integers, got {value!r}") from None
-
-
-def _instant(value: Any, name: str) -> datetime | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    return parse_instant(str(value), field=name).to_pydatetime()
-
-
-def selection_from_variables(variables: Mapping[str, Any]) -> OpenAQSelection:
-    """An :class:`OpenAQSelection` from pipeline variables.
-
-    Reads ``locations`` and ``sensors`` (ids), ``parameters`` (names), and optionally
-    ``coordinates`` (``"lat,lon"``) with ``radius_m``, ``bbox`` and ``iso``.
-
-    Raises:
-        ValueError: A variable cannot be read; the message names it.
-    """
-    coordinates = [float(x) for x in _items(variables.get("coordinates"))] or None
-    bbox = [float(x) for x in _items(variables.get("bbox"))] or None
-    radius = variables.get("radius_m")
-    return OpenAQSelection(
-        locations=_ints(variables.get("locations"), "locations"),
-        coordinates=tuple(coordinates) if coordinates else None,  # type: ignore[arg-type]
-        radius_m=int(radius) if radius not in (None, "") else None,
-        bbox=tuple(bbox) if bbox else None,  # type: ignore[arg-type]
-        iso=str(variables["iso"]) if variables.get("iso") else None,
-        parameters=tuple(p.lower() for p in _items(variables.get("parameters"))),
-        sensors=_ints(variables.get("sensors"), "sensors"),
-    )
-
-
-def migrated_engine(settings: Settings) -> Engine:
-    """An engine on the observation store, migrated to the newest revision."""
-    engine = create_db_engine(settings.resolved_database_url)
-    upgrade(engine)
-    return engine
 
 
 def summary_frame(outcome: RunOutcome) -> pd.DataFrame:
@@ -129,38 +72,68 @@ def summary_frame(outcome: RunOutcome) -> pd.DataFrame:
     return frame
 
 
-def run_openaq_from_variables(variables: Mapping[str, Any], *, settings: Settings) -> RunOutcome:
-    """Run an OpenAQ ingestion configured by pipeline variables.
+def run_openaq(
+    *,
+    settings: Settings,
+    selection: OpenAQSelection,
+    backfill_start: datetime | None = None,
+    until: datetime | None = None,
+    overlap: timedelta = DEFAULT_OVERLAP,
+    mode: str = "hours",
+    gap_budget: int | None = None,
+) -> RunOutcome:
+    """Run an OpenAQ ingestion of ``selection`` into the store of ``settings``.
 
-    Variables: those of :func:`selection_from_variables`, plus ``backfill_start``
-    (default: 30 days before ``until``), ``until`` (default: now) and ``overlap_hours``
-    (default 3).
+    Args:
+        settings (Settings): The observation store and the OpenAQ API.
+        selection (OpenAQSelection): The sensors.
+        backfill_start (datetime | None): Where a new sensor's history starts. Defaults to
+            30 days before ``until``.
+        until (datetime | None): End of the pulled window, exclusive. Defaults to now.
+        overlap (timedelta): Re-read before the watermark. Defaults to 3 hours.
+        mode (str): ``hours`` (each sensor's ``/hours`` from its watermark) or ``latest``
+            (the hourly steady state: ``/latest`` for all, ``/hours`` for gaps).
+        gap_budget (int | None): ``/hours`` requests a ``latest`` run may spend on gaps;
+            None is ``HOURCAST_OPENAQ_GAP_BUDGET``.
     """
-    until = _instant(variables.get("until"), "until")
-    start = _instant(variables.get("backfill_start"), "backfill_start")
-    if start is None:
-        start = (until or pd.Timestamp.now(tz="UTC").to_pydatetime()) - timedelta(days=30)
-    overlap = variables.get("overlap_hours")
-    return ingest_openaq(
-        migrated_engine(settings),
-        settings=settings,
-        selection=selection_from_variables(variables),
-        backfill_start=start,
-        until=until,
-        overlap=DEFAULT_OVERLAP if overlap in (None, "") else timedelta(hours=float(overlap)),
-    )
+    if mode == "latest":
+        budget = settings.openaq_gap_budget if gap_budget is None else gap_budget
+        engine = create_db_engine(settings.resolved_database_url)
+        try:
+            with openaq_client(settings) as client:
+                return ingest_openaq_latest(
+                    engine, client=client, selection=selection, gap_budget=budget, overlap=overlap
+                )
+        finally:
+            engine.dispose()
+    if backfill_start is None:
+        backfill_start = (until or pd.Timestamp.now(tz="UTC").to_pydatetime()) - timedelta(days=30)
+    engine = create_db_engine(settings.resolved_database_url)
+    try:
+        return ingest_openaq(
+            engine,
+            settings=settings,
+            selection=selection,
+            backfill_start=backfill_start,
+            until=until,
+            overlap=overlap,
+        )
+    finally:
+        engine.dispose()
 
 
-def run_traffic_from_variables(variables: Mapping[str, Any], *, settings: Settings) -> RunOutcome:
+def run_traffic(*, settings: Settings, source: str | None = None) -> RunOutcome:
     """Run a traffic ingestion of ``source`` (default ``HOURCAST_TRAFFIC_SOURCE``).
 
     A run that failed as a whole is returned, not raised, so the block's tests report it.
     """
-    source = str(variables.get("source") or "") or None
+    engine = create_db_engine(settings.resolved_database_url)
     try:
-        result = ingest_traffic(migrated_engine(settings), settings=settings, source=source)
+        result = ingest_traffic(engine, settings=settings, source=source)
     except IngestionError as exc:
         return exc.outcome
+    finally:
+        engine.dispose()
     assert result.outcome is not None  # always set by ingest_traffic
     return result.outcome
 

@@ -1,8 +1,8 @@
 """Data-quality checks of hourly observations, as plain functions.
 
 The Mage ``@test`` functions of the ingestion pipelines call these on what a run stored; the
-ingestion itself uses :func:`plausible_range` to reject physically impossible values before
-they are stored.
+ingestion itself uses :func:`accepted_range` (the plausible range, widened below zero by the
+parameter's near-zero noise) to reject impossible values and sentinels before they are stored.
 
 A frame here has a ``ts`` column (UTC-aware hour starts) and a ``value`` column (float, NaN
 for hours the source reported without a value).
@@ -16,9 +16,11 @@ from datetime import datetime
 import pandas as pd
 
 __all__ = [
+    "NEAR_ZERO_NOISE",
     "PLAUSIBLE_RANGES",
     "QualityError",
     "QualityIssue",
+    "accepted_range",
     "assert_quality",
     "check_observations",
     "duplicate_hours",
@@ -58,6 +60,33 @@ PLAUSIBLE_RANGES: dict[tuple[str, str], Range] = {
 }
 
 
+# (parameter, units) → how far below zero an hourly mean may read and still be a real, near-zero
+# reading: instrument noise, which regulators' archives keep (the recorded OpenAQ page of sensor
+# 1502 holds PM2.5 means of -1.1, -0.3, -0.6 and -1.1 µg/m³). The floor is about the noise of an
+# hourly mean of the instruments that report the parameter: a beta-attenuation PM monitor's
+# hourly mean scatters by a few µg/m³ around a clean-air zero, so -5 µg/m³ keeps that noise;
+# gas analysers' hourly zero drift is a few ppb (a few thousandths of a ppm). Sentinels such
+# as -999 and -9999 are orders of magnitude beyond every floor here, so they stay rejected.
+# Parameters without an entry accept nothing below their plausible range.
+NEAR_ZERO_NOISE: dict[tuple[str, str], float] = {
+    ("pm25", "µg/m³"): 5.0,
+    ("pm1", "µg/m³"): 5.0,
+    ("pm10", "µg/m³"): 5.0,
+    ("o3", "ppm"): 0.005,
+    ("o3", "ppb"): 5.0,
+    ("o3", "µg/m³"): 10.0,
+    ("no2", "ppm"): 0.005,
+    ("no2", "ppb"): 5.0,
+    ("no2", "µg/m³"): 10.0,
+    ("so2", "ppm"): 0.005,
+    ("so2", "ppb"): 5.0,
+    ("so2", "µg/m³"): 10.0,
+    ("co", "ppm"): 0.1,
+    ("co", "ppb"): 100.0,
+    ("co", "µg/m³"): 100.0,
+}
+
+
 @dataclass(frozen=True)
 class QualityIssue:
     """One failed check.
@@ -88,6 +117,27 @@ def plausible_range(parameter: str, units: str | None) -> Range | None:
     return PLAUSIBLE_RANGES.get((parameter.lower(), units))
 
 
+def accepted_range(parameter: str, units: str | None) -> Range | None:
+    """The bounds an ingested hourly mean must lie in, or None if unknown.
+
+    The plausible range (:func:`plausible_range`), its lower end lowered by the parameter's
+    near-zero noise (:data:`NEAR_ZERO_NOISE`): a slightly negative mean is noise around a
+    clean-air zero and is kept; a sentinel such as -999 is not.
+
+    Args:
+        parameter: Parameter name, e.g. ``pm25`` (any case).
+        units: Canonical units.
+
+    Returns:
+        ``(low, high)``, inclusive, or None when the parameter is not known in these units.
+    """
+    bounds = plausible_range(parameter, units)
+    if bounds is None or units is None:
+        return bounds
+    low, high = bounds
+    return low - NEAR_ZERO_NOISE.get((parameter.lower(), units), 0.0), high
+
+
 def _stamps(frame: pd.DataFrame) -> pd.Series:
     return pd.to_datetime(frame["ts"], utc=True)
 
@@ -110,8 +160,8 @@ def duplicate_hours(frame: pd.DataFrame, *, by: str | None = None) -> int:
 
 
 def out_of_range(frame: pd.DataFrame, *, parameter: str, units: str | None) -> int:
-    """Non-null values outside the plausible range (0 when the range is unknown)."""
-    bounds = plausible_range(parameter, units)
+    """Non-null values outside the accepted range (0 when the range is unknown)."""
+    bounds = accepted_range(parameter, units)
     if bounds is None or frame.empty:
         return 0
     values = pd.to_numeric(frame["value"], errors="coerce").dropna()
@@ -151,7 +201,7 @@ def check_observations(
     if count := duplicate_hours(frame):
         issues.append(QualityIssue("duplicates", f"{count} repeated hour(s)", count))
     if count := out_of_range(frame, parameter=parameter, units=units):
-        low, high = plausible_range(parameter, units) or (0.0, 0.0)
+        low, high = accepted_range(parameter, units) or (0.0, 0.0)
         detail = f"{count} {parameter} value(s) outside {low:g}–{high:g} {units}"
         issues.append(QualityIssue("range", detail, count))
     ratio = null_ratio(frame)

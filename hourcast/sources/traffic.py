@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 __all__ = [
@@ -70,7 +71,7 @@ def read_traffic_csv(source: str | Path | IO[Any]) -> pd.DataFrame:
     return raw
 
 
-def _occurrence_of_volume(local: pd.Series, volume: pd.Series) -> np.ndarray:
+def _occurrence_of_volume(local: pd.Series, volume: pd.Series) -> npt.NDArray[np.int64]:
     """0 for the first distinct volume seen at a local time, 1 for the second, and so on."""
     firsts = pd.DataFrame({"local": local, "volume": volume}).drop_duplicates()
     firsts["occurrence"] = firsts.groupby("local").cumcount()
@@ -108,7 +109,8 @@ def to_hourly_utc(raw: pd.DataFrame, *, timezone: str = TRAFFIC_TIMEZONE) -> Tra
     grouped = frame.groupby("ts", sort=True)
     first = grouped.first()
     descriptions = grouped["weather_description"].agg(lambda s: "; ".join(dict.fromkeys(s)))
-    holiday = first["holiday"].where(first["holiday"] != "None", None)
+    # The CSV writes "None" on working days; masked to NaN, which _nullable turns into None.
+    holiday = first["holiday"].where(first["holiday"] != "None")
     covariates = [
         {
             "holiday": _nullable(h),

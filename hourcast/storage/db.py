@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.environment import NameFilterParentNames, NameFilterType
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
 
 __all__ = [
     "alembic_config",
+    "compared_name",
     "connected",
     "create_db_engine",
     "current_revision",
     "head_revision",
     "upgrade",
+    "upgrade_database",
 ]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
+_PARTITION = re.compile(r"observations_(y\d{4}|default)")
 
 
 def create_db_engine(url: str) -> Engine:
@@ -47,6 +52,17 @@ def create_db_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
 
 
+def compared_name(
+    name: str | None, type_: NameFilterType, parent_names: NameFilterParentNames
+) -> bool:
+    """Whether Alembic compares a schema object with ``schema.metadata`` (``include_name``).
+
+    Not the partitions of ``observations`` (``observations_y<year>``, ``observations_default``):
+    migration 0006 creates them and the metadata describes only their parent table.
+    """
+    return not (type_ == "table" and name is not None and _PARTITION.fullmatch(name))
+
+
 def alembic_config(engine: Engine) -> Config:
     """An Alembic config bound to ``engine`` (no alembic.ini needed)."""
     config = Config()
@@ -59,6 +75,18 @@ def upgrade(engine: Engine, revision: str = "head") -> str | None:
     """Apply migrations up to ``revision``; returns the revision the database is at."""
     command.upgrade(alembic_config(engine), revision)
     return current_revision(engine)
+
+
+def upgrade_database(url: str, revision: str = "head") -> str | None:
+    """Apply migrations to the database at ``url``; returns the revision it is at.
+
+    For a step that only migrates (the Mage pipelines' first block): its engine is disposed of.
+    """
+    engine = create_db_engine(url)
+    try:
+        return upgrade(engine, revision)
+    finally:
+        engine.dispose()
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -76,8 +104,10 @@ def head_revision() -> str | None:
 
 @contextmanager
 def connected(bind: Engine | Connection) -> Iterator[Connection]:
-    """A connection for ``bind``: a new one from an engine, or the caller's own (inside its
-    transaction), so read helpers accept either."""
+    """A connection for ``bind``, so read helpers accept an engine or a connection.
+
+    A new connection from an engine, or the caller's own (inside its transaction).
+    """
     if isinstance(bind, Engine):
         with bind.connect() as connection:
             yield connection

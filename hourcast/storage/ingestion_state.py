@@ -50,11 +50,10 @@ def as_utc(value: Any) -> datetime | None:
     """A stored timestamp as a UTC-aware datetime (SQLite hands them back naive, in UTC)."""
     if value is None:
         return None
-    if isinstance(value, str):
-        value = pd.Timestamp(value).to_pydatetime()
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    stamp: datetime = pd.Timestamp(value).to_pydatetime() if isinstance(value, str) else value
+    if stamp.tzinfo is None:
+        return stamp.replace(tzinfo=UTC)
+    return stamp.astimezone(UTC)
 
 
 def _upsert(connection: Connection, table: Table) -> Any:

@@ -6,6 +6,8 @@ row, and a row is only rewritten when its value or covariates changed.
 
 from __future__ import annotations
 
+import io
+import json
 import math
 from dataclasses import dataclass
 from datetime import datetime
@@ -114,11 +116,13 @@ def load_series(engine: Engine | Connection, *, series_id: str) -> StoredSeries 
     return None if row is None else StoredSeries(*row)
 
 
-def list_series(engine: Engine | Connection, *, source: str, parameter: str) -> list[StoredSeries]:
-    """The stored series of one source and parameter, by id."""
-    query = select(*_SERIES_COLUMNS).where(
-        series.c.source == source, series.c.parameter == parameter
-    )
+def list_series(
+    engine: Engine | Connection, *, source: str, parameter: str | None = None
+) -> list[StoredSeries]:
+    """The stored series of one source and parameter (every parameter if None), by id."""
+    query = select(*_SERIES_COLUMNS).where(series.c.source == source)
+    if parameter is not None:
+        query = query.where(series.c.parameter == parameter)
     with connected(engine) as connection:
         rows = connection.execute(query.order_by(series.c.series_id)).all()
     return [StoredSeries(*row) for row in rows]
@@ -138,10 +142,28 @@ def _clean_value(value: Any) -> float | None:
     return None if math.isnan(number) else number
 
 
+def _utc_hours(column: pd.Series) -> pd.DatetimeIndex:
+    """The ``ts`` column as UTC hour starts, validated (vectorised for a tz-aware column)."""
+    if isinstance(column.dtype, pd.DatetimeTZDtype):
+        index = pd.DatetimeIndex(column).tz_convert("UTC")
+    else:  # objects, e.g. Timestamps of mixed offsets or naive ones (refused, one by one)
+        index = pd.DatetimeIndex([_to_utc_datetime(ts) for ts in column]).tz_convert("UTC")
+    if (index != index.floor("h")).any():
+        raise ValueError("observation timestamps must be hour starts")
+    if index.has_duplicates:
+        raise ValueError("observation timestamps repeat within one upsert")
+    return index
+
+
 def upsert_observations(
     connection: Connection, *, series_id: str, frame: pd.DataFrame
 ) -> UpsertResult:
     """Insert or update hourly observations of one series inside the caller's transaction.
+
+    On PostgreSQL (psycopg2) the rows are COPYed into a temporary staging table and upserted
+    from it in one ``INSERT ... ON CONFLICT`` statement; elsewhere (SQLite) they are upserted
+    in batches of multi-row inserts. Both only rewrite an hour whose value or covariates
+    changed, and both run in the caller's transaction, so a failure stores nothing of it.
 
     Args:
         connection (Connection): An open connection; the caller owns the transaction.
@@ -157,15 +179,15 @@ def upsert_observations(
     """
     if frame.empty:
         return UpsertResult()
-    stamps = [_to_utc_datetime(ts) for ts in frame["ts"]]
-    if any(s.minute or s.second or s.microsecond for s in stamps):
-        raise ValueError("observation timestamps must be hour starts")
-    if len(set(stamps)) != len(stamps):
-        raise ValueError("observation timestamps repeat within one upsert")
+    stamps = _utc_hours(frame["ts"])
     covariates = frame["covariates"].tolist() if "covariates" in frame else [None] * len(frame)
+    if connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg2":
+        return _copy_upsert(connection, series_id, stamps, frame["value"], covariates)
     rows = [
         {"series_id": series_id, "ts": ts, "value": _clean_value(v), "covariates": c}
-        for ts, v, c in zip(stamps, frame["value"].tolist(), covariates, strict=True)
+        for ts, v, c in zip(
+            stamps.to_pydatetime(), frame["value"].tolist(), covariates, strict=True
+        )
     ]
     result = UpsertResult()
     for start in range(0, len(rows), _BATCH_ROWS):
@@ -199,6 +221,69 @@ def _upsert_batch(
     touched = connection.execute(statement).rowcount
     inserted = len(rows) - existing
     updated = max(touched - inserted, 0)
+    return UpsertResult(inserted=inserted, updated=updated, unchanged=existing - updated)
+
+
+# A temporary table lives as long as the database session (a pooled connection); it is
+# emptied before each load, and at commit.
+_STAGING = (
+    "CREATE TEMPORARY TABLE IF NOT EXISTS observations_staging "
+    "(ts TIMESTAMPTZ NOT NULL, value DOUBLE PRECISION, covariates JSONB) ON COMMIT DELETE ROWS"
+)
+_COPY = "COPY observations_staging (ts, value, covariates) FROM STDIN WITH (FORMAT csv)"
+# Hours already stored (counted before the upsert: a partitioned table cannot return xmax,
+# the usual way to tell inserted rows from updated ones).
+_EXISTING = """
+SELECT count(*) FROM observations o JOIN observations_staging s
+    ON o.series_id = %(series_id)s AND o.ts = s.ts
+"""
+_UPSERT = """
+INSERT INTO observations AS o (series_id, ts, value, covariates)
+SELECT %(series_id)s, ts, value, covariates FROM observations_staging
+ON CONFLICT (series_id, ts) DO UPDATE
+    SET value = EXCLUDED.value, covariates = EXCLUDED.covariates, updated_at = now()
+    WHERE o.value IS DISTINCT FROM EXCLUDED.value
+       OR o.covariates IS DISTINCT FROM EXCLUDED.covariates
+"""
+
+
+def _csv(stamps: pd.DatetimeIndex, values: pd.Series, covariates: list[Any]) -> io.StringIO:
+    """The rows as CSV for COPY: an empty field is NULL (a NaN value, no covariates)."""
+    table = pd.DataFrame(
+        {
+            "ts": stamps.strftime("%Y-%m-%d %H:%M:%S+00"),
+            "value": pd.to_numeric(values, errors="raise").to_numpy(dtype=float),
+            "covariates": [None if c is None else json.dumps(c) for c in covariates],
+        }
+    )
+    buffer = io.StringIO()
+    table.to_csv(buffer, header=False, index=False, na_rep="", float_format="%.17g")
+    buffer.seek(0)
+    return buffer
+
+
+def _copy_upsert(
+    connection: Connection,
+    series_id: str,
+    stamps: pd.DatetimeIndex,
+    values: pd.Series,
+    covariates: list[Any],
+) -> UpsertResult:
+    """COPY into the staging table, then one upsert from it (PostgreSQL, psycopg2)."""
+    # Statements through SQLAlchemy (its errors, events and logging); COPY needs the driver's
+    # own cursor, on the same connection and transaction.
+    connection.exec_driver_sql(_STAGING)
+    connection.exec_driver_sql("TRUNCATE observations_staging")
+    driver = connection.connection.driver_connection
+    if driver is None:
+        raise RuntimeError("the connection has no open database connection")
+    with driver.cursor() as cursor:
+        cursor.copy_expert(_COPY, _csv(stamps, values, covariates))
+    parameters = {"series_id": series_id}
+    existing = int(connection.exec_driver_sql(_EXISTING, parameters).scalar_one())
+    touched = connection.exec_driver_sql(_UPSERT, parameters).rowcount
+    inserted = len(stamps) - existing
+    updated = touched - inserted
     return UpsertResult(inserted=inserted, updated=updated, unchanged=existing - updated)
 
 

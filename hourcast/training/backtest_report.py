@@ -10,6 +10,7 @@ per horizon step (model and baselines), and interval coverage per step.
 
 from __future__ import annotations
 
+import logging
 import re
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -21,7 +22,14 @@ import numpy as np
 import pandas as pd
 
 from hourcast.forecasting.baselines import seasonal_naive
-from hourcast.forecasting.scoring import mae, mase_scale, score, score_by_step
+from hourcast.forecasting.scoring import (
+    aggregate_series,
+    mae,
+    mase_scale,
+    score,
+    score_by_series,
+    score_by_step,
+)
 from hourcast.training.backtest import forecast_from
 from hourcast.training.data import series_by_id
 
@@ -35,9 +43,12 @@ __all__ = [
     "load_backtest",
     "log_backtest",
     "metrics_table",
+    "series_scales",
     "step_metrics",
     "with_baselines",
 ]
+
+_log = logging.getLogger(__name__)
 
 BACKTEST_ARTIFACT = "backtest/backtest.parquet"
 BACKTEST_COLUMNS = ("series_id", "origin", "ts", "step", "actual", "forecast")
@@ -104,10 +115,34 @@ def add_seasonal_naive(
     return out
 
 
+def series_scales(
+    series_map: Mapping[str, pd.Series], before: pd.Timestamp, season: int = 168
+) -> dict[str, float]:
+    """Each series' MASE scale: its own seasonal-naive MAE on its hours before ``before``.
+
+    A series too short (or too flat) for one is left out and logged; its MASE is NaN.
+    """
+    scales = {}
+    for sid, series in series_map.items():
+        try:
+            scales[sid] = mase_scale(series[series.index < before].to_numpy(), season=season)
+        except ValueError as exc:
+            _log.warning("series %s has no MASE scale: %s", sid, exc)
+    return scales
+
+
 def evaluate(
     frame: pd.DataFrame, series_map: Mapping[str, pd.Series]
-) -> tuple[dict[str, float], pd.DataFrame]:
-    """Overall metrics (with baselines and interval coverage) and the per-step table.
+) -> tuple[dict[str, float], pd.DataFrame, pd.DataFrame]:
+    """Overall metrics (with baselines and interval coverage), the per-step and per-series tables.
+
+    Every metric is computed per series first (MASE with each series' own scale, from its
+    hours before the first origin) and then aggregated: ``holdout_<metric>_series_mean`` and
+    ``holdout_<metric>_volume_weighted``
+    (:func:`hourcast.forecasting.scoring.aggregate_series` says how). ``holdout_mase`` is the
+    mean over series. ``holdout_mae``, ``holdout_rmse`` and ``holdout_smape`` are over every
+    scored hour (for MAE the same as the per-series MAEs weighted by scored hours), as the
+    gate and the monitor have always compared them.
 
     Args:
         frame (pd.DataFrame): A backtest (``hourcast.training.backtest.backtest_forecaster``).
@@ -115,16 +150,18 @@ def evaluate(
             the first origin scale MASE, and the baselines forecast from them.
 
     Returns:
-        tuple: ``holdout_<metric>`` values (MAE, RMSE, sMAPE, MASE, hours,
-        ``coverage_<level>`` per interval level, ``seasonal_naive_<season>_mae``) and the
-        metrics per step (:func:`hourcast.forecasting.scoring.score_by_step`).
+        tuple: ``holdout_<metric>`` values (MAE, RMSE, sMAPE, MASE, hours, the per-series
+        aggregates, ``coverage_<level>`` per interval level, ``seasonal_naive_<season>_mae``),
+        the metrics per step (MASE: mean over series) and the metrics per series.
     """
-    first_origin = frame["origin"].min()
-    insample = pd.concat([s[s.index < first_origin] for s in series_map.values()])
-    scale = mase_scale(insample.to_numpy(), season=168)
-    table = score_by_step(frame, scale=scale)
+    scales = series_scales(series_map, frame["origin"].min())
+    by_series = score_by_series(frame, scales=scales)
+    table = score_by_step(frame)
+    table["mase"] = _step_mase(frame, scales).reindex(table.index)
+    table.loc["overall", "mase"] = float(by_series["mase"].mean())
     overall = table.loc["overall"]
     metrics = {f"holdout_{key}": float(value) for key, value in overall.items()}
+    metrics |= {f"holdout_{key}": value for key, value in aggregate_series(by_series).items()}
     scored = frame["actual"].notna()
     for level in _interval_levels(frame):
         inside = frame["actual"].between(frame[f"lo_{level}"], frame[f"hi_{level}"])
@@ -134,7 +171,15 @@ def evaluate(
         metrics[f"holdout_seasonal_naive_{season}_mae"] = score(
             baselines["actual"], baselines[f"seasonal_naive_{season}"]
         )["mae"]
-    return metrics, table
+    return metrics, table, by_series
+
+
+def _step_mase(frame: pd.DataFrame, scales: Mapping[str, float]) -> pd.Series:
+    """MASE per step: the mean over series of each series' MAE at that step over its scale."""
+    scored = frame[frame["actual"].notna() & frame["series_id"].isin(list(scales))]
+    error = (scored["forecast"] - scored["actual"]).abs() / scored["series_id"].map(scales)
+    per_series = error.groupby([scored["step"], scored["series_id"]]).mean()
+    return per_series.groupby(level=0).mean()
 
 
 def _interval_levels(backtest: pd.DataFrame) -> list[str]:

@@ -14,7 +14,7 @@ from hourcast.storage.db import create_db_engine
 from hourcast.storage.observations import list_series, load_observations
 from hourcast.targets import get_target
 
-__all__ = ["load_training_frame", "prepare_training_frame", "series_by_id"]
+__all__ = ["load_training_frame", "prepare_training_frame", "series_by_id", "series_timezones"]
 
 
 def load_training_frame(
@@ -74,10 +74,10 @@ def prepare_training_frame(frame: pd.DataFrame) -> pd.DataFrame:
         parts.append(
             pd.DataFrame(
                 {
-                    "series_id": sid,
+                    "series_id": str(sid),
                     "ts": series.index,
                     "value": series.to_numpy(),
-                    "timezone": timezone,
+                    "timezone": str(timezone),
                 }
             )
         )
@@ -90,3 +90,16 @@ def series_by_id(frame: pd.DataFrame) -> dict[str, pd.Series]:
         str(sid): pd.Series(group["value"].to_numpy(float), index=pd.DatetimeIndex(group["ts"]))
         for sid, group in frame.groupby("series_id", sort=True)
     }
+
+
+def series_timezones(frame: pd.DataFrame) -> dict[str, str]:
+    """Each series' own time zone (the ``timezone`` column of a training frame), by id.
+
+    Raises:
+        ValueError: A series has more than one time zone.
+    """
+    zones = frame.groupby("series_id", sort=True)["timezone"].unique()
+    mixed = sorted(str(sid) for sid, found in zones.items() if len(found) != 1)
+    if mixed:
+        raise ValueError(f"series with more than one time zone: {mixed}")
+    return {str(sid): str(found[0]) for sid, found in zones.items()}

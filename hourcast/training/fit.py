@@ -4,7 +4,8 @@ The training step of the pipeline (Mage block ``train_forecaster``). Evaluation 
 rolling-origin backtest over the last ``holdout_days`` local midnights of the data, 24 hours
 ahead, fitted once on the data before the first origin (refit policy: none within the
 window). The same window scores the seasonal-naive baselines and, at registration, the
-current champion (:mod:`hourcast.training.register`).
+current champion (:mod:`hourcast.training.register`); tuning scores the days before it
+(:func:`hourcast.training.tuning.tuning_window`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 import mlflow
 import pandas as pd
+from mlflow.data.pandas_dataset import from_pandas
 
 from hourcast.settings import Settings
 from hourcast.targets import get_target
@@ -42,6 +44,8 @@ class TrainedRun:
     rows: int
     holdout_origins: list[str] = field(default_factory=list)
     series_id: str = ""
+    holdout_dates: list[str] = field(default_factory=list)
+    """The local days of the window; each series' origins are its own local midnights."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (Mage passes block outputs between processes)."""
@@ -75,7 +79,8 @@ def fit_and_log(
         holdout_days: Daily origins in the backtest window.
     """
     goal = get_target(target)
-    series_map, timezone, origins = backtest_window(frame, holdout_days)
+    window = backtest_window(frame, holdout_days)
+    series_map, origins = window.series_map, window.all_origins
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
     mlflow.set_experiment(goal.model_name)
     started = time.perf_counter()
@@ -85,6 +90,7 @@ def fit_and_log(
                 "target": goal.name,
                 "series_ids": ",".join(series_map),
                 "holdout_origins": ",".join(o.isoformat() for o in origins),
+                "holdout_dates": ",".join(window.dates),
                 "refit_policy": "fit once before the first origin; no refit in the window",
             }
         )
@@ -99,20 +105,25 @@ def fit_and_log(
                 "observed_hours": len(observed),
                 "data_sha256_16": _content_hash(observed),
                 "holdout_days": holdout_days,
-                "timezone": timezone,
+                "timezone": window.timezone,
+                "timezones": ",".join(sorted(set(window.timezones.values()))),
             }
         )
         # Lineage: the store (without credentials), rows and a content hash, as run params
         # above and as an MLflow dataset input (its digest is MLflow's own content hash).
         mlflow.set_tag("data_source", settings.resolved_database_url.split("@")[-1])
-        dataset = mlflow.data.from_pandas(
+        # From its module: mlflow.data defines its from_* aliases at run time, unseen by mypy.
+        dataset = from_pandas(
             observed[["series_id", "ts", "value"]].assign(ts=observed["ts"].astype(str)),
             name=f"{goal.name}-observations",
         )
         mlflow.log_input(dataset, context="training")
 
         candidate = goal.new_forecaster(
-            timezone=timezone, num_boost_round=num_boost_round, params=params
+            timezone=window.timezone,
+            series_timezones=window.timezones,
+            num_boost_round=num_boost_round,
+            params=params,
         )
         mlflow.log_params(
             {
@@ -126,11 +137,17 @@ def fit_and_log(
             }
         )
         mlflow.log_dict(candidate.config.to_dict(), "feature_config.json")
-        frame_bt = backtest_forecaster(candidate, series_map, origins)
-        metrics, table = evaluate(frame_bt, series_map)
+        frame_bt = backtest_forecaster(candidate, series_map, window.origins)
+        left_out = sorted(set(series_map) - set(frame_bt["series_id"]))
+        mlflow.set_tag(
+            "holdout_left_out",
+            ", ".join(left_out) + " (no observed hour before the window)" if left_out else "none",
+        )
+        metrics, table, by_series = evaluate(frame_bt, series_map)
         mlflow.log_table(
             table.reset_index(names="step").astype({"step": str}), "metrics/per_step.json"
         )
+        mlflow.log_table(by_series.reset_index(names="series_id"), "metrics/per_series.json")
         log_backtest_plots(frame_bt, candidate.booster)
         # The backtest itself, for the Mage chart blocks (hourcast.training.backtest_report).
         log_backtest(frame_bt)
@@ -164,4 +181,5 @@ def fit_and_log(
             rows=len(observed),
             holdout_origins=[o.isoformat() for o in origins],
             series_id=sid if len(series_map) == 1 else "",
+            holdout_dates=list(window.dates),
         )

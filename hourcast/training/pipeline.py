@@ -1,5 +1,7 @@
-"""The whole training chain in one call, for the CLI: load, prepare, (tune), fit and log,
-register through the promotion gate. The Mage pipeline runs the same steps as blocks.
+"""The whole training chain in one call, for the CLI.
+
+Load, prepare, (tune), fit and log, register through the promotion gate. The Mage pipeline
+runs the same steps as blocks.
 """
 
 from __future__ import annotations

@@ -10,8 +10,11 @@ __all__ = ["log_backtest_plots"]
 
 
 def log_backtest_plots(frame: pd.DataFrame, booster: xgb.Booster) -> None:
-    """Log to the active MLflow run: forecast against actuals over the last 7 origins of the
-    first series, the residual histogram, and the booster's 20 most important features."""
+    """Log the backtest's charts to the active MLflow run.
+
+    Forecast against actuals over the last 7 origins of the first series, the residual
+    histogram, and the booster's 20 most important features.
+    """
     import matplotlib
 
     matplotlib.use("Agg")

@@ -42,7 +42,7 @@ _PYFUNC_CODE = Path(pyfunc_model.__file__)
 
 
 def _requirements() -> list[str]:
-    import holidays
+    from holidays.version import __version__ as holidays_version
 
     # Explicit, so MLflow does not load the model in a subprocess to infer them.
     return [
@@ -50,7 +50,7 @@ def _requirements() -> list[str]:
         f"xgboost=={xgb.__version__}",
         f"pandas=={pd.__version__}",
         f"numpy=={np.__version__}",
-        f"holidays=={holidays.__version__}",
+        f"holidays=={holidays_version}",
     ]
 
 

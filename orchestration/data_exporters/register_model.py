@@ -1,5 +1,6 @@
 """Register the trained model; the promotion gate decides champion or challenger."""
 
+from hourcast.pipeline_variables import TrainVariables
 from hourcast.settings import get_settings
 from hourcast.training.fit import TrainedRun
 from hourcast.training.register import register_trained
@@ -12,9 +13,8 @@ if "test" not in globals():
 
 @data_exporter
 def register_model(trained: dict, *args, **kwargs) -> dict:
-    registered = register_trained(
-        TrainedRun(**trained), settings=get_settings(), alias=kwargs.get("alias") or None
-    )
+    alias = TrainVariables.parse(kwargs).alias
+    registered = register_trained(TrainedRun(**trained), settings=get_settings(), alias=alias)
     print(
         f"registered {registered.name} v{registered.version} as @{registered.alias}: "
         f"{registered.reason}"

@@ -2,8 +2,8 @@
 
 import pandas as pd
 
+from hourcast.pipeline_variables import TrainVariables
 from hourcast.settings import get_settings
-from hourcast.timeutil import parse_instant
 from hourcast.training.data import load_training_frame
 
 if "data_loader" not in globals():
@@ -13,12 +13,10 @@ if "test" not in globals():
 
 
 @data_loader
-def load_observations(*args, **kwargs) -> pd.DataFrame:
-    train_end = kwargs.get("train_end") or None
+def load_observations(store: dict, *args, **kwargs) -> pd.DataFrame:
+    variables = TrainVariables.parse(kwargs)
     return load_training_frame(
-        settings=get_settings(),
-        train_end=parse_instant(train_end, field="train_end") if train_end else None,
-        target=kwargs.get("target") or "traffic",
+        settings=get_settings(), train_end=variables.train_end, target=variables.target
     )
 
 

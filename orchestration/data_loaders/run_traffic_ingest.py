@@ -2,7 +2,8 @@
 
 import pandas as pd
 
-from hourcast.ingestion.pipeline import run_traffic_from_variables, summary_frame
+from hourcast.ingestion.pipeline import run_traffic, summary_frame
+from hourcast.pipeline_variables import TrafficIngestVariables
 from hourcast.settings import get_settings
 
 if "data_loader" not in globals():
@@ -12,8 +13,9 @@ if "test" not in globals():
 
 
 @data_loader
-def run_traffic_ingest(*args, **kwargs) -> pd.DataFrame:
-    outcome = run_traffic_from_variables(kwargs, settings=get_settings())
+def run_traffic_ingest(store: dict, *args, **kwargs) -> pd.DataFrame:
+    variables = TrafficIngestVariables.parse(kwargs)
+    outcome = run_traffic(settings=get_settings(), source=variables.source)
     for item in outcome.objects:
         print(f"{item.key}: {item.status} {item.rows} rows {item.error or ''}")
     summary = summary_frame(outcome)

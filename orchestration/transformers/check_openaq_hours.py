@@ -2,9 +2,11 @@
 
 import pandas as pd
 
-from hourcast.ingestion.pipeline import ingested_observations, migrated_engine
+from hourcast.ingestion.pipeline import ingested_observations
 from hourcast.ingestion.quality import duplicate_hours, future_timestamps, out_of_range
+from hourcast.pipeline_variables import OpenAQIngestVariables
 from hourcast.settings import get_settings
+from hourcast.storage.db import create_db_engine
 
 if "transformer" not in globals():
     from mage_ai.data_preparation.decorators import transformer
@@ -14,7 +16,8 @@ if "test" not in globals():
 
 @transformer
 def check_openaq_hours(summary: pd.DataFrame, *args, **kwargs) -> pd.DataFrame:
-    return ingested_observations(migrated_engine(get_settings()), summary=summary)
+    engine = create_db_engine(get_settings().resolved_database_url)
+    return ingested_observations(engine, summary=summary)
 
 
 @test
@@ -36,7 +39,7 @@ def test_values_plausible(frame: pd.DataFrame, *args) -> None:
 
 @test
 def test_null_ratio(frame: pd.DataFrame, *args, **kwargs) -> None:
-    limit = float(kwargs.get("max_null_ratio") or 0.5)
+    limit = OpenAQIngestVariables.parse(kwargs).max_null_ratio
     for series_id, group in frame.groupby("series_id"):
         ratio = group["value"].isna().mean()
         assert ratio <= limit, f"{series_id}: {ratio:.0%} of hours have no value"

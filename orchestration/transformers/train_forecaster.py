@@ -1,9 +1,15 @@
-"""Backtest, refit and log the forecaster of the pipeline's `target` (optionally tuned first)."""
+"""Backtest, refit and log the forecaster of the pipeline's `target` (optionally tuned first).
+
+Large training sets train on Dask (`hourcast.training.dask_training.training_backend`): on the
+cluster at HOURCAST_DASK_SCHEDULER (Terraform's optional Dask service), else on a LocalCluster
+inside this task; below HOURCAST_DASK_MIN_ROWS training rows everything stays in this process.
+"""
 
 import pandas as pd
 
+from hourcast.pipeline_variables import TrainVariables
 from hourcast.settings import get_settings
-from hourcast.timeutil import parse_instant
+from hourcast.training.dask_training import training_backend
 from hourcast.training.fit import fit_and_log
 from hourcast.training.tuning import tuned_settings
 
@@ -16,27 +22,28 @@ if "test" not in globals():
 @transformer
 def train_forecaster(frame: pd.DataFrame, *args, **kwargs) -> dict:
     settings = get_settings()
-    target = kwargs.get("target") or "traffic"
-    train_end = kwargs.get("train_end") or None
-    num_boost_round = int(kwargs.get("num_boost_round") or 0) or None
-    params = None
-    if kwargs.get("tune"):
+    variables = TrainVariables.parse(kwargs)
+    num_boost_round, params = variables.num_boost_round, None
+    if variables.tune:
         num_boost_round, params = tuned_settings(
             frame,
-            target=target,
+            target=variables.target,
             settings=settings,
-            trials=int(kwargs.get("tune_trials") or 20),
-            budget_s=float(kwargs.get("tune_budget_seconds") or 600),
+            trials=variables.tune_trials,
+            budget_s=variables.tune_budget_seconds,
+            holdout_days=variables.holdout_days,
         )
-    trained = fit_and_log(
-        frame,
-        target=target,
-        settings=settings,
-        train_end=parse_instant(train_end, field="train_end") if train_end else None,
-        num_boost_round=num_boost_round,
-        params=params,
-        holdout_days=int(kwargs.get("holdout_days") or 14),
-    )
+    with training_backend(frame, settings=settings, target=variables.target) as path:
+        trained = fit_and_log(
+            frame,
+            target=variables.target,
+            settings=settings,
+            train_end=variables.train_end,
+            num_boost_round=num_boost_round,
+            params=params,
+            holdout_days=variables.holdout_days,
+        )
+    print(f"trained {variables.target} on the {path} path: run {trained.run_id}")
     return trained.to_dict()
 
 

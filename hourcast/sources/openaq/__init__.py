@@ -1,5 +1,8 @@
-"""OpenAQ v3: the client (:mod:`.client` over :mod:`.transport`), its errors, and the parser
-of hourly records (:mod:`.records`)."""
+"""OpenAQ v3 API access.
+
+The client (:mod:`.client` over :mod:`.transport`), its errors, and the parser of hourly
+records (:mod:`.records`).
+"""
 
 from hourcast.sources.openaq.client import OpenAQClient, TimeArg
 from hourcast.sources.openaq.errors import (

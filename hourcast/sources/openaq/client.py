@@ -1,4 +1,4 @@
-"""The OpenAQ v3 client: locations, sensors, hourly records, measurements, parameters."""
+"""The OpenAQ v3 client: locations, sensors, hourly records, measurements, latest values."""
 
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ class OpenAQClient(OpenAQTransport):
         radius_m: int | None = None,
         bbox: tuple[float, float, float, float] | None = None,
         iso: str | None = None,
+        parameters_id: tuple[int, ...] | None = None,
     ) -> Iterator[Page]:
         """Pages of ``GET /v3/locations`` (or one ``/v3/locations/{id}`` page per id).
 
@@ -43,6 +44,7 @@ class OpenAQClient(OpenAQTransport):
             radius_m: Search radius in metres around ``coordinates`` (API max 25,000).
             bbox: ``(min_lon, min_lat, max_lon, max_lat)``; excludes ``coordinates``.
             iso: ISO 3166-1 alpha-2 country code.
+            parameters_id: Only locations measuring one of these parameters.
 
         Yields:
             Raw pages, fetched lazily.
@@ -51,8 +53,8 @@ class OpenAQClient(OpenAQTransport):
             ValueError: Incompatible filters.
         """
         if ids is not None:
-            if coordinates or radius_m or bbox or iso:
-                raise ValueError("ids cannot be combined with coordinates, radius_m, bbox or iso")
+            if coordinates or radius_m or bbox or iso or parameters_id:
+                raise ValueError("ids cannot be combined with other filters")
             for location_id in ids:
                 path = f"/v3/locations/{int(location_id)}"
                 body = self.get_json(path)  # one location: no pagination
@@ -70,6 +72,8 @@ class OpenAQClient(OpenAQTransport):
             params["bbox"] = _fmt_numbers(bbox)
         if iso is not None:
             params["iso"] = iso.strip().upper()
+        if parameters_id:
+            params["parameters_id"] = ",".join(str(int(p)) for p in parameters_id)
         yield from self.iter_pages("/v3/locations", params)
 
     def locations(
@@ -80,6 +84,7 @@ class OpenAQClient(OpenAQTransport):
         radius_m: int | None = None,
         bbox: tuple[float, float, float, float] | None = None,
         iso: str | None = None,
+        parameters_id: tuple[int, ...] | None = None,
     ) -> list[dict[str, Any]]:
         """All locations matching the filters (see :meth:`iter_locations`).
 
@@ -87,7 +92,12 @@ class OpenAQClient(OpenAQTransport):
             Raw location objects, camelCase as the API sends them.
         """
         pages = self.iter_locations(
-            ids, coordinates=coordinates, radius_m=radius_m, bbox=bbox, iso=iso
+            ids,
+            coordinates=coordinates,
+            radius_m=radius_m,
+            bbox=bbox,
+            iso=iso,
+            parameters_id=parameters_id,
         )
         return [item for page in pages for item in page.results]
 
@@ -190,6 +200,22 @@ class OpenAQClient(OpenAQTransport):
         """
         pages = self.iter_measurements(sensor_id, datetime_from, datetime_to, limit=limit)
         return [item for page in pages for item in page.results]
+
+    def iter_latest(self, parameter_id: int, *, limit: int | None = None) -> Iterator[Page]:
+        """Pages of ``GET /v3/parameters/{id}/latest``: the newest value of every sensor.
+
+        One page holds up to 1,000 sensors, so an hourly look at every sensor of a parameter
+        costs one request per thousand sensors.
+
+        Args:
+            parameter_id: OpenAQ parameter id (2 is PM2.5).
+            limit: Page size; defaults to the client's ``page_limit``.
+
+        Yields:
+            Raw pages; each result has ``datetime`` (``utc``, ``local``), ``value``,
+            ``coordinates``, ``sensorsId`` and ``locationsId``.
+        """
+        yield from self.iter_pages(f"/v3/parameters/{int(parameter_id)}/latest", limit=limit)
 
     def parameters(self) -> list[dict[str, Any]]:
         """All parameters the API knows (``GET /v3/parameters``).

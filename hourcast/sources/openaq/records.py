@@ -273,11 +273,13 @@ def _parse_value(value: object) -> tuple[bool, float | None]:
 
 
 def optional_float(value: object) -> float | None:
+    """A finite number from a JSON number or numeric text; None if absent or unreadable."""
     ok, number = _parse_value(value)
     return number if ok else None
 
 
 def optional_int(value: object) -> int | None:
+    """A whole number read like :func:`optional_float`; None if absent, unreadable or fractional."""
     number = optional_float(value)
     return int(number) if number is not None and number.is_integer() else None
 

@@ -3,7 +3,8 @@
 ``httpx`` with the behaviour a long backfill needs against the real API: lazy
 ``limit``/``page`` pagination that stops on a short page (``meta.found`` is not trusted, it
 can be the string ``">1000"``), sleeping until the rate-limit window resets when the
-``x-ratelimit-remaining`` header runs low, honouring ``429`` + ``Retry-After``, and bounded
+``x-ratelimit-remaining`` header runs low, waiting out a ``429`` (``Retry-After`` where a proxy
+sends one, else ``x-ratelimit-reset``, all the real API sends), and bounded
 retries with exponential backoff and full jitter on 5xx, timeouts and connection errors.
 Other 4xx answers raise :class:`~hourcast.sources.openaq.errors.OpenAQClientError` at once.
 """
@@ -304,6 +305,9 @@ class OpenAQTransport:
         url_path = response.request.url.path
         if status == httpx.codes.TOO_MANY_REQUESTS or response.is_server_error:
             retry_after = _parse_retry_after(response.headers.get("retry-after"))
+            if retry_after is None and status == httpx.codes.TOO_MANY_REQUESTS:
+                # OpenAQ's own 429 has no Retry-After, only x-ratelimit-reset (seconds).
+                retry_after = optional_float(response.headers.get("x-ratelimit-reset"))
             if retry_after is not None and retry_after > self.max_wait_s:
                 raise OpenAQRateLimitError(
                     status, url_path, f"{message} (Retry-After {retry_after:g}s > max_wait_s)"

@@ -2,6 +2,7 @@
 
 from alembic import context
 
+from hourcast.storage.db import compared_name
 from hourcast.storage.schema import metadata
 
 config = context.config
@@ -11,6 +12,7 @@ with engine.begin() as connection:
     context.configure(
         connection=connection,
         target_metadata=metadata,
+        include_name=compared_name,
         render_as_batch=connection.dialect.name == "sqlite",
     )
     context.run_migrations()

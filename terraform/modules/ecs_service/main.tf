@@ -15,6 +15,10 @@ locals {
 
   log_group_name = "/ecs/${var.name}"
 
+  # Every container port by port-mapping name; Service Connect publishes one of them.
+  container_ports           = merge(var.additional_ports, { (var.port_name) = var.container_port })
+  service_connect_port_name = coalesce(try(var.service_connect.port_name, null), var.port_name)
+
   # One target-tracking policy per target given; the service scales out when either asks for it.
   scaling_policies = {
     for name, policy in {
@@ -37,12 +41,20 @@ locals {
       image     = var.image
       essential = true
       command   = var.command
-      portMappings = [{
-        name          = var.port_name
-        containerPort = var.container_port
-        protocol      = "tcp"
-        appProtocol   = "http"
-      }]
+      portMappings = concat(
+        [{
+          name          = var.port_name
+          containerPort = var.container_port
+          protocol      = "tcp"
+          appProtocol   = "http"
+        }],
+        # Plain TCP (no appProtocol): e.g. a Dask scheduler's port beside its dashboard.
+        [for name in sort(keys(var.additional_ports)) : {
+          name          = name
+          containerPort = var.additional_ports[name]
+          protocol      = "tcp"
+        }],
+      )
       # Sorted, so the JSON (and the plan) does not change with map order.
       environment            = [for name in sort(keys(var.environment)) : { name = name, value = var.environment[name] }]
       secrets                = [for name in sort(keys(var.secrets)) : { name = name, valueFrom = var.secrets[name] }]
@@ -94,6 +106,20 @@ resource "aws_vpc_security_group_ingress_rule" "this" {
   ip_protocol                  = "tcp"
   from_port                    = var.container_port
   to_port                      = var.container_port
+}
+
+resource "aws_vpc_security_group_ingress_rule" "additional" {
+  for_each = var.create ? {
+    for pair in setproduct(keys(var.ingress_security_group_ids), keys(var.additional_ports)) :
+    "${pair[0]}-${pair[1]}" => { group = pair[0], port = var.additional_ports[pair[1]] }
+  } : {}
+
+  security_group_id            = aws_security_group.this[0].id
+  description                  = "Port ${each.value.port} from ${each.value.group}"
+  referenced_security_group_id = var.ingress_security_group_ids[each.value.group]
+  ip_protocol                  = "tcp"
+  from_port                    = each.value.port
+  to_port                      = each.value.port
 }
 
 resource "aws_vpc_security_group_egress_rule" "this" {
@@ -265,12 +291,12 @@ resource "aws_ecs_service" "this" {
         for_each = service_connect_configuration.value.dns_name == null ? [] : [service_connect_configuration.value.dns_name]
 
         content {
-          port_name      = var.port_name
+          port_name      = local.service_connect_port_name
           discovery_name = service.value
 
           client_alias {
             dns_name = service.value
-            port     = var.container_port
+            port     = local.container_ports[local.service_connect_port_name]
           }
         }
       }

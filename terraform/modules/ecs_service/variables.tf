@@ -159,6 +159,18 @@ variable "port_name" {
   nullable    = false
 }
 
+variable "additional_ports" {
+  description = "Further container ports by port-mapping name (plain TCP, e.g. a Dask scheduler's 8786 beside its dashboard): mapped in the container and open to ingress_security_group_ids like container_port. The load balancer and health checks use container_port."
+  type        = map(number)
+  default     = {}
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for port in values(var.additional_ports) : port >= 1 && port <= 65535 && floor(port) == port])
+    error_message = "additional_ports: whole numbers from 1 to 65535."
+  }
+}
+
 variable "container_port" {
   description = "Port the container listens on."
   type        = number
@@ -352,10 +364,11 @@ variable "deployment_minimum_healthy_percent" {
 }
 
 variable "service_connect" {
-  description = "ECS Service Connect: the namespace ARN, and dns_name to publish this service under (reachable as http://<dns_name>:<container_port>); without dns_name the service is a client only. null turns Service Connect off."
+  description = "ECS Service Connect: the namespace ARN, and dns_name to publish this service under (reachable as http://<dns_name>:<container_port>, or at the port of port_name, one of additional_ports); without dns_name the service is a client only. null turns Service Connect off."
   type = object({
     namespace_arn = string
     dns_name      = optional(string)
+    port_name     = optional(string)
   })
   default = null
 }

@@ -16,6 +16,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    """Create the series registry and the observations table keyed by series and hour."""
     op.create_table(
         "series",
         sa.Column("series_id", sa.String(200), primary_key=True),
@@ -48,5 +49,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    """Drop both tables, observations first (they reference the series)."""
     op.drop_table("observations")
     op.drop_table("series")

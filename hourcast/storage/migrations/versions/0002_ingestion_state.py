@@ -18,6 +18,7 @@ _JSON = sa.JSON().with_variant(JSONB(), "postgresql")
 
 
 def upgrade() -> None:
+    """Create the watermark, run-log and source-object tables."""
     op.create_table(
         "ingestion_watermarks",
         sa.Column("series_id", sa.String(200), sa.ForeignKey("series.series_id"), primary_key=True),
@@ -64,6 +65,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    """Drop the three tables and the run log's index."""
     op.drop_table("source_objects")
     op.drop_index("ix_ingestion_runs_source_started", table_name="ingestion_runs")
     op.drop_table("ingestion_runs")
