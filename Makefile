@@ -93,9 +93,13 @@ format: $(VENV)/.installed ## Apply ruff fixes and formatting
 
 # Coverage of hourcast/ and inference_api/, subprocesses from .venv included (pyproject.toml).
 COVERAGE_FLOOR ?= 65
+# Two workers, a test module each at a time (module fixtures are shared within a module);
+# tests/conftest.py puts the slowest modules first.
+TEST_WORKERS ?= 2
 
 test: setup chromium lint ## Lint, then unit, integration, end-to-end and browser tests (needs PostgreSQL)
-	HOURCAST_CHROMIUM="$(CHROMIUM)" $(PY) -m pytest --cov=hourcast --cov=inference_api --cov-report=term-missing:skip-covered \
+	HOURCAST_CHROMIUM="$(CHROMIUM)" $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder \
+		--cov=hourcast --cov=inference_api --cov-report=term-missing:skip-covered \
 		--cov-fail-under=$(COVERAGE_FLOOR) $(PYTEST_ARGS)
 
 test-fast: $(VENV)/.installed ## Unit tests only

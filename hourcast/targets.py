@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hourcast.forecasting.forecaster import Forecaster
 from hourcast.forecasting.presets import AIR_QUALITY, TRAFFIC, Preset
 from hourcast.series import TRAFFIC_I94, SeriesSpec
+
+if TYPE_CHECKING:
+    from hourcast.forecasting.forecaster import Forecaster
 
 __all__ = ["PM25_TARGET", "TARGETS", "TRAFFIC_TARGET", "Target", "get_target"]
 

@@ -35,6 +35,40 @@ AWS_ENV = local_stack.MOTO_AWS_ENV
 os.environ.setdefault("HOURCAST_JWT_SECRET_KEY", secrets.token_urlsafe(32))
 
 
+# The slowest test modules, slowest first (serial `--durations`, setup included). `make test`
+# runs the suite on two workers, a module per work unit in collection order
+# (`--dist loadfile --no-loadscope-reorder`); starting the long modules first keeps one worker
+# from finishing a long module alone at the end.
+SLOWEST_MODULES = (
+    "test_e2e",
+    "test_model_lifecycle",
+    "test_notebooks",
+    "test_monitor_retrain",
+    "test_ingest_pipelines",
+    "test_training_charts",
+    "test_mage_ui",
+    "test_ingestion_openaq",
+    "test_api_pm25",
+    "test_stack_cli",
+    "test_api_schema",
+    "test_openaq_archive",
+    "test_ingestion_traffic",
+    "test_champion_uis",
+    "test_api_prediction_log",
+    "test_workflows",
+    "test_cli_auth",
+    "test_tuning",
+    "test_admin_retrain",
+    "test_policy",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slowest modules first; the order inside a module, and of the rest, is kept."""
+    rank = {name: position for position, name in enumerate(SLOWEST_MODULES)}
+    items.sort(key=lambda item: rank.get(item.path.stem, len(rank)))
+
+
 @dataclass(frozen=True)
 class PostgresDatabases:
     """Creates throwaway databases on the test server and drops them at the end."""

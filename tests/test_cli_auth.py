@@ -15,6 +15,8 @@ from typer.testing import CliRunner
 
 from hourcast.auth.store import ApiKeyVerifier, authenticate
 from hourcast.cli import app
+from hourcast.cli import keys as keys_cli
+from hourcast.cli import users as users_cli
 from hourcast.settings import get_settings
 from hourcast.storage.db import create_db_engine
 from tests.conftest import ROOT
@@ -26,7 +28,10 @@ pytestmark = pytest.mark.integration
 def store(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[sa.Engine]:
     # The CLI reads the settings once per process; here, once per test.
     monkeypatch.setenv("HOURCAST_DATABASE_URL", pg_url)
-    monkeypatch.setenv("COLUMNS", "160")
+    # Wide tables, so that rows stay on one line: the consoles are made at import, when
+    # COLUMNS may not be set yet (it is not under pytest-xdist's workers).
+    for console in (keys_cli.console, users_cli.console):
+        monkeypatch.setattr(console, "width", 160)
     get_settings.cache_clear()
     engine = create_db_engine(pg_url)
     yield engine

@@ -9,14 +9,11 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import httpx
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from hourcast.settings import Settings, get_settings
-from hourcast.storage.db import create_db_engine
-from hourcast.storage.observations import load_observations
 
 __all__ = [
     "credentials",
@@ -87,6 +84,8 @@ def forecast_table(response: dict[str, Any]) -> Table:
     table.add_column("forecast", justify="right")
     for level in response["levels"]:
         table.add_column(f"{level} % interval", justify="right")
+    import pandas as pd  # imported here, like the plot's, to keep `hourcast --help` quick
+
     for point in response["forecast"]:
         ts = pd.Timestamp(point["ts"])
         local = ts.tz_convert(timezone)
@@ -103,6 +102,10 @@ def forecast_table(response: dict[str, Any]) -> Table:
 def plot_forecast(response: dict[str, Any], *, settings: Settings, path: Path) -> Path:
     """PNG of the last week of stored observations followed by the forecast."""
     import matplotlib
+    import pandas as pd
+
+    from hourcast.storage.db import create_db_engine
+    from hourcast.storage.observations import load_observations
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -4,17 +4,17 @@ typer 0.9 (pinned through mage-ai): no ``X | None`` options here; see :mod:`hour
 """
 
 import datetime as dt
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from mlflow.exceptions import MlflowException
-from mlflow.tracking import MlflowClient
 from rich.console import Console
 from rich.table import Table
 
 from hourcast.settings import get_settings
 from hourcast.targets import TRAFFIC_TARGET
-from hourcast.training.registry import RegistryError, list_versions, promote, rollback
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
 
 __all__ = ["models_app"]
 
@@ -25,13 +25,20 @@ ModelOption = Annotated[str, typer.Option("--model", "-m", help="Registered mode
 DEFAULT_MODEL = TRAFFIC_TARGET.model_name
 
 
-def _client() -> MlflowClient:
+def _client() -> "MlflowClient":
+    # MLflow takes seconds to import: only the commands that talk to the registry load it.
+    from mlflow.tracking import MlflowClient
+
     return MlflowClient(tracking_uri=get_settings().mlflow_tracking_uri)
 
 
 @models_app.command("list")
 def list_command(model: ModelOption = DEFAULT_MODEL) -> None:
     """Versions of MODEL, newest first, with aliases and holdout MAE."""
+    from mlflow.exceptions import MlflowException
+
+    from hourcast.training.registry import RegistryError, list_versions
+
     try:
         rows = list_versions(_client(), model)
     except (RegistryError, MlflowException) as exc:
@@ -60,6 +67,10 @@ def promote_command(
     reason: Annotated[str, typer.Option(help="Why; stored as a version tag.")] = "by hand",
 ) -> None:
     """Make VERSION the champion (the API serves it within its registry poll interval)."""
+    from mlflow.exceptions import MlflowException
+
+    from hourcast.training.registry import promote
+
     try:
         promote(_client(), model, version, reason=reason)
     except MlflowException as exc:
@@ -70,6 +81,10 @@ def promote_command(
 @models_app.command("rollback")
 def rollback_command(model: ModelOption = DEFAULT_MODEL) -> None:
     """Point champion back at the previous champion."""
+    from mlflow.exceptions import MlflowException
+
+    from hourcast.training.registry import RegistryError, rollback
+
     try:
         version = rollback(_client(), model)
     except (RegistryError, MlflowException) as exc:

@@ -57,6 +57,7 @@ import pandas as pd
 import xgboost as xgb
 
 from hourcast.forecasting.arrays import FloatArray
+from hourcast.forecasting.booster_params import DEFAULT_PARAMS
 from hourcast.forecasting.conformal import (
     CALIBRATIONS,
     Calibration,
@@ -82,18 +83,6 @@ SeriesInput = pd.Series | Mapping[str, pd.Series]
 CovariateInput = pd.DataFrame | Mapping[str, pd.DataFrame] | None
 """Known-future covariates: one frame for every series, or one per series name."""
 
-DEFAULT_PARAMS: dict[str, Any] = {
-    "objective": "reg:absoluteerror",
-    "eta": 0.05,
-    "max_depth": 8,
-    "subsample": 0.8,
-    "colsample_bytree": 0.8,
-    "min_child_weight": 5,
-    "max_bin": 64,
-    "tree_method": "hist",
-    "nthread": 2,
-    "seed": 7,
-}
 _DEFAULT_SERIES = "series"
 
 

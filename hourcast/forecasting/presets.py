@@ -15,10 +15,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from hourcast.forecasting.booster_params import DEFAULT_PARAMS
 from hourcast.forecasting.features import FeatureConfig
-from hourcast.forecasting.forecaster import DEFAULT_PARAMS, Forecaster
+
+if TYPE_CHECKING:
+    from hourcast.forecasting.forecaster import Forecaster
 
 __all__ = ["AIR_QUALITY", "PRESETS", "TRAFFIC", "Preset", "preset_for"]
 
@@ -69,6 +72,9 @@ class Preset:
         **overrides: Any,
     ) -> Forecaster:
         """An unfitted forecaster with this preset; ``overrides`` go to ``Forecaster``."""
+        # Imported here: XGBoost loads only when a forecaster is built.
+        from hourcast.forecasting.forecaster import Forecaster
+
         kwargs: dict[str, Any] = {
             "params": dict(self.params),
             "num_boost_round": self.num_boost_round,

@@ -6,13 +6,14 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.environment import NameFilterParentNames, NameFilterType
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
+
+if TYPE_CHECKING:
+    # Alembic is imported where it is used: reading and writing rows never needs it.
+    from alembic.config import Config
+    from alembic.runtime.environment import NameFilterParentNames, NameFilterType
 
 __all__ = [
     "alembic_config",
@@ -65,6 +66,8 @@ def compared_name(
 
 def alembic_config(engine: Engine) -> Config:
     """An Alembic config bound to ``engine`` (no alembic.ini needed)."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     config.attributes["engine"] = engine
@@ -73,6 +76,8 @@ def alembic_config(engine: Engine) -> Config:
 
 def upgrade(engine: Engine, revision: str = "head") -> str | None:
     """Apply migrations up to ``revision``; returns the revision the database is at."""
+    from alembic import command
+
     command.upgrade(alembic_config(engine), revision)
     return current_revision(engine)
 
@@ -91,12 +96,17 @@ def upgrade_database(url: str, revision: str = "head") -> str | None:
 
 def current_revision(engine: Engine) -> str | None:
     """The migration revision the database is at (None before the first upgrade)."""
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 
 def head_revision() -> str | None:
     """The newest migration revision shipped with this package."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     return ScriptDirectory.from_config(config).get_current_head()

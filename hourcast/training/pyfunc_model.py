@@ -15,7 +15,7 @@ import mlflow
 import pandas as pd
 from mlflow.pyfunc.model import PythonModel
 
-from hourcast.forecasting import Forecaster
+from hourcast.forecasting.forecaster import Forecaster
 
 __all__ = ["FORECASTER_ARTIFACT", "ForecasterModel", "forecast_frame", "history_frame_to_series"]
 
