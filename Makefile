@@ -97,7 +97,10 @@ COVERAGE_FLOOR ?= 65
 # tests/conftest.py puts the slowest modules first.
 TEST_WORKERS ?= 2
 
-test: setup chromium lint ## Lint, then unit, integration, end-to-end and browser tests (needs PostgreSQL)
+# The three virtualenvs, Chromium and the linters are independent of one another: a clean
+# clone prepares them side by side.
+test: ## Lint, then unit, integration, end-to-end and browser tests (needs PostgreSQL)
+	$(MAKE) --no-print-directory -j3 setup chromium lint
 	HOURCAST_CHROMIUM="$(CHROMIUM)" $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder \
 		--cov=hourcast --cov=inference_api --cov-report=term-missing:skip-covered \
 		--cov-fail-under=$(COVERAGE_FLOOR) $(PYTEST_ARGS)
