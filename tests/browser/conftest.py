@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import psutil
 import pytest
 from playwright.sync_api import (
     Browser,
@@ -72,12 +73,18 @@ class Screenshots:
 
 @pytest.fixture(scope="session")
 def artifacts_dir() -> Path:
-    """Where the screenshots go; emptied of the last session's PNG files."""
+    """Where the screenshots go; emptied of the last session's PNG files.
+
+    Only files older than this process go: under pytest-xdist another worker may already
+    have saved this session's screenshots there.
+    """
     default = ROOT / ".hourcast" / "test-artifacts" / "browser"
     folder = Path(os.environ.get("HOURCAST_BROWSER_ARTIFACTS") or default)
     folder.mkdir(parents=True, exist_ok=True)
+    started = psutil.Process().create_time()
     for old in folder.glob("*.png"):
-        old.unlink()
+        if old.stat().st_mtime < started:
+            old.unlink(missing_ok=True)
     return folder
 
 

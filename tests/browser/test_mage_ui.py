@@ -22,7 +22,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 import yaml
-from playwright.sync_api import Browser, Page, StorageState, expect
+from playwright.sync_api import Browser, Locator, Page, StorageState, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from hourcast.settings import BUNDLED_TRAFFIC_CSV
 from hourcast_dev import local_stack
@@ -153,6 +154,32 @@ def mage_page(
         yield page
 
 
+def open_run_once_form(page: Page, mage: Mage, attempts: int = 3) -> Locator:
+    """Open the triggers page's "Run pipeline now" form; the row of its ``source`` variable.
+
+    The form copies the pipeline's variables when it opens and never again, so opened before
+    ``GET .../variables`` has answered (a busy machine) it stays without rows: wait for that
+    answer first, and reopen the form if the rows are still missing.
+    """
+    variables = f"/api/pipelines/{RUN_PIPELINE}/variables"
+    with page.expect_response(lambda response: variables in response.url) as answer:
+        page.goto(f"{mage.url}/pipelines/{RUN_PIPELINE}/triggers")
+    assert answer.value.ok, f"{variables}: HTTP {answer.value.status}"
+    row = page.get_by_role("row", name="source")
+    title = page.get_by_text("Run pipeline now", exact=True)
+    for _ in range(attempts):
+        page.get_by_role("button", name="Run@once").click()
+        expect(title).to_be_visible()
+        try:
+            row.wait_for(state="visible", timeout=15_000)
+        except PlaywrightTimeoutError:
+            page.get_by_role("button", name="Cancel", exact=True).click()
+            expect(title).to_be_hidden()
+            continue
+        return row
+    pytest.fail(f"the Run pipeline now form showed no `source` row in {attempts} openings")
+
+
 def test_mage_asks_for_a_sign_in_and_refuses_a_wrong_password(
     mage: Mage, page: Page, screenshots: Screenshots
 ) -> None:
@@ -198,11 +225,8 @@ def test_a_pipeline_run_started_from_the_ui_completes(
     mage: Mage, mage_page: Page, screenshots: Screenshots
 ) -> None:
     blocks = len(project_pipelines()[RUN_PIPELINE]["blocks"])
-    mage_page.goto(f"{mage.url}/pipelines/{RUN_PIPELINE}/triggers")
-    mage_page.get_by_role("button", name="Run@once").click()
-    expect(mage_page.get_by_text("Run pipeline now", exact=True)).to_be_visible()
     # The pipeline's variables are the form's rows; `source` reads the two-week sample.
-    source = mage_page.get_by_role("row", name="source").get_by_placeholder("Variable value")
+    source = open_run_once_form(mage_page, mage).get_by_placeholder("Variable value")
     source.fill(str(mage.sample_csv))
     screenshots.take(mage_page, "run-once-form")
     mage_page.get_by_role("button", name="Run now").click()
