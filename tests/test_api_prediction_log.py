@@ -8,7 +8,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -121,6 +121,12 @@ def test_forecasts_and_batches_are_logged_and_admins_read_them(
         assert count(model="hourcast-pm25") == 0
         assert count(since=(datetime.now(UTC) + timedelta(minutes=1)).isoformat()) == 0
         assert count(since=(datetime.now(UTC) - timedelta(minutes=5)).isoformat()) == 3
+        # Any offset Python reads, although PostgreSQL's own end at +-15:59; and the ends.
+        far_east = timezone(timedelta(hours=16))
+        assert count(since=datetime.now(far_east).isoformat()) == 0
+        assert count(since=(datetime.now(far_east) - timedelta(minutes=5)).isoformat()) == 3
+        assert count(since="0001-01-01T00:00:00+16:00") == 3
+        assert count(since="9999-12-31T23:00:00-16:00") == 0
         assert (
             httpx.get(f"{url}/v1/admin/predictions", params={"limit": 0}, headers=admin).status_code
             == 422

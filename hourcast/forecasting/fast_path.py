@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from hourcast.forecasting.arrays import FloatArray, IntArray
+from hourcast.forecasting.coalesce import CoalescingBooster
 from hourcast.forecasting.features import FeatureConfig, calendar_features
 from hourcast.forecasting.forecaster import Forecaster
 from hourcast.forecasting.target_transforms import decode, encode_features, origin_levels
@@ -142,7 +143,7 @@ class DirectPredictor:
         config = forecaster.config
         self.forecaster = forecaster
         self.config = config
-        self._booster = forecaster.booster
+        self._booster = CoalescingBooster(forecaster.booster)
         # The fast path lives beside the front class and reads its fitted state.
         state = forecaster._require_state()
         self._nonnegative = state.nonnegative

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import orjson
 from sqlalchemy import Connection, Engine, create_engine, event
 
 if TYPE_CHECKING:
@@ -30,6 +31,12 @@ _MIGRATIONS = Path(__file__).parent / "migrations"
 _PARTITION = re.compile(r"observations_(y\d{4}|default)")
 
 
+def _json_text(value: object) -> str:
+    # JSON columns (the prediction log's forecasts and intervals): orjson encodes them about
+    # ten times faster than the standard library, which took a fifth of a 1,000-series batch.
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 def create_db_engine(url: str) -> Engine:
     """An engine for ``url`` with settings that suit the dialect.
 
@@ -40,7 +47,7 @@ def create_db_engine(url: str) -> Engine:
         path = url.removeprefix("sqlite:///")
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, json_serializer=_json_text)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
@@ -50,7 +57,9 @@ def create_db_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=5, max_overflow=5, json_serializer=_json_text
+    )
 
 
 def compared_name(

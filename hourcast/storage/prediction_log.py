@@ -13,7 +13,7 @@ import math
 import threading
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from itertools import islice
 from typing import Any
@@ -66,8 +66,13 @@ def _numbers(values: Sequence[float]) -> list[float | None]:
     return [float(v) if math.isfinite(v) else None for v in values]
 
 
+_RECORD_FIELDS = tuple(item.name for item in fields(PredictionRecord))
+
+
 def _row(record: PredictionRecord) -> dict[str, Any]:
-    row = asdict(record)
+    # A shallow copy: dataclasses.asdict deep-copies every number of every list, which took
+    # most of the writer thread's time (and the GIL from the requests) under load.
+    row = {name: getattr(record, name) for name in _RECORD_FIELDS}
     row["forecast"] = _numbers(record.forecast)
     row["intervals"] = {
         str(level): {side: _numbers(values) for side, values in bounds.items()}

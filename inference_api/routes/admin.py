@@ -134,6 +134,20 @@ ModelName = StrEnum(  # type: ignore[misc]
 )
 
 
+def _in_utc(moment: datetime) -> datetime:
+    """``moment`` in UTC (no offset: UTC already); the ends of the calendar stay the ends.
+
+    Python reads offsets up to +-23:59 and PostgreSQL only up to +-15:59, so the query gets UTC.
+    """
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # within a day of year 1 or 9999
+        end = datetime.min if moment.year == 1 else datetime.max
+        return end.replace(tzinfo=UTC)
+
+
 @router.get(
     "/predictions",
     response_model=PredictionsPublic,
@@ -151,8 +165,8 @@ def predictions(
     limit: Annotated[int, Query(ge=1, le=1000, description="At most this many rows.")] = 100,
 ) -> PredictionsPublic:
     """Recent rows of the prediction log, newest first."""
-    if since is not None and since.tzinfo is None:
-        since = since.replace(tzinfo=UTC)
+    if since is not None:
+        since = _in_utc(since)
     try:
         rows = recent_predictions(
             engine,
