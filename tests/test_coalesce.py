@@ -1,98 +1,98 @@
-"""CoalescingBooster: concurrent callers share booster calls and each gets its own rows back."""
+"""Coalescer: concurrent callers share calls, each gets its own results, errors stay apart."""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-import numpy as np
 import pytest
 
-from hourcast.forecasting.arrays import FloatArray
-from hourcast.forecasting.coalesce import CoalescingBooster, Predictions
+from hourcast.forecasting.coalesce import Coalescer
+
+BAD = -1
 
 
-class SlowBooster:
-    """Predicts the sum of each row, taking ``seconds`` per call; records each call's rows."""
+class SlowDoubler:
+    """Doubles each item, taking ``seconds`` per call (releasing the GIL, as XGBoost does).
 
-    def __init__(self, seconds: float = 0.05, fail_on: float | None = None) -> None:
+    Refuses any list holding :data:`BAD`, and records the size of every call.
+    """
+
+    def __init__(self, seconds: float) -> None:
         self.seconds = seconds
-        self.fail_on = fail_on
-        self.batches: list[int] = []
+        self.calls: list[int] = []
+        self.most_at_once = 0
         self._inside = 0
-        self.most_inside = 0
         self._lock = threading.Lock()
 
-    def inplace_predict(self, data: FloatArray) -> Predictions:
+    def __call__(self, items: Sequence[int]) -> list[int]:
         with self._lock:
             self._inside += 1
-            self.most_inside = max(self.most_inside, self._inside)
+            self.most_at_once = max(self.most_at_once, self._inside)
         try:
-            time.sleep(self.seconds)  # releases the GIL, as XGBoost's C call does
-            self.batches.append(len(data))
-            if self.fail_on is not None and (data == self.fail_on).any():
-                raise ValueError("the booster refused a row")
-            return data.sum(axis=1).astype(np.float32)
+            time.sleep(self.seconds)
+            self.calls.append(len(items))
+            if BAD in items:
+                raise ValueError("refused a bad item")
+            return [2 * item for item in items]
         finally:
             with self._lock:
                 self._inside -= 1
 
 
-def _rows(caller: int, count: int) -> FloatArray:
-    return np.full((count, 3), float(caller))
-
-
-def test_a_lone_caller_gets_one_call_of_its_own_rows() -> None:
-    booster = SlowBooster(seconds=0.0)
-    coalescing = CoalescingBooster(booster)
-    for caller in range(3):
-        result = coalescing.inplace_predict(_rows(caller, 24))
-        np.testing.assert_array_equal(result, np.full(24, 3.0 * caller))
-    assert booster.batches == [24, 24, 24]
-    assert coalescing.calls == 3
-
-
-def test_concurrent_callers_share_calls_and_get_their_own_rows() -> None:
-    booster = SlowBooster(seconds=0.05)
-    coalescing = CoalescingBooster(booster)
-    callers = 16
+def _together(
+    callers: int, work: Coalescer[int, int], items_of: dict[int, list[int]]
+) -> list[object]:
+    """Each caller calls ``work`` with its items at the same moment; results or "error"."""
     start = threading.Barrier(callers)
 
-    def call(caller: int) -> Predictions:
+    def call(caller: int) -> object:
         start.wait()
-        return coalescing.inplace_predict(_rows(caller, caller + 1))
-
-    with ThreadPoolExecutor(callers) as pool:
-        results = list(pool.map(call, range(callers)))
-
-    for caller, result in enumerate(results):
-        np.testing.assert_array_equal(result, np.full(caller + 1, 3.0 * caller))
-    assert sum(booster.batches) == sum(range(1, callers + 1))  # every row exactly once
-    assert coalescing.calls == len(booster.batches) < callers
-    assert booster.most_inside == 1  # one booster call at a time
-
-
-def test_a_booster_error_reaches_every_caller_of_that_call_and_the_next_calls_work() -> None:
-    booster = SlowBooster(seconds=0.05, fail_on=-1.0)
-    coalescing = CoalescingBooster(booster)
-    with pytest.raises(ValueError, match="refused"):
-        coalescing.inplace_predict(np.full((2, 3), -1.0))
-    np.testing.assert_array_equal(coalescing.inplace_predict(_rows(2, 1)), [6.0])
-
-    callers = 6
-    start = threading.Barrier(callers)
-
-    def call(caller: int) -> str:
-        start.wait()
-        rows = np.full((1, 3), -1.0) if caller == 0 else _rows(caller, 1)
         try:
-            coalescing.inplace_predict(rows)
+            return work(items_of[caller])
         except ValueError:
             return "error"
-        return "ok"
 
     with ThreadPoolExecutor(callers) as pool:
-        outcomes = list(pool.map(call, range(callers)))
-    assert outcomes[0] == "error"  # the bad rows' caller always hears of it
-    assert coalescing.inplace_predict(_rows(4, 2)).tolist() == [12.0, 12.0]  # not stuck
+        return list(pool.map(call, range(callers)))
+
+
+def test_a_lone_caller_gets_a_call_of_its_own() -> None:
+    run = SlowDoubler(seconds=0.0)
+    work = Coalescer(run)
+    assert [work([caller, caller + 1]) for caller in range(3)] == [[0, 2], [2, 4], [4, 6]]
+    assert run.calls == [2, 2, 2]
+    assert work.calls == 3
+
+
+def test_concurrent_callers_share_calls_and_get_their_own_results() -> None:
+    run = SlowDoubler(seconds=0.05)
+    work = Coalescer(run)
+    callers = 16
+    items_of = {
+        caller: list(range(caller * 100, caller * 100 + caller + 1)) for caller in range(16)
+    }
+
+    results = _together(callers, work, items_of)
+
+    assert results == [[2 * item for item in items_of[caller]] for caller in range(callers)]
+    assert sum(run.calls) == sum(len(items) for items in items_of.values())  # each item once
+    assert len(run.calls) < callers  # merged
+    assert run.most_at_once == 1  # one call at a time
+
+
+def test_a_bad_caller_fails_alone_and_the_next_calls_work() -> None:
+    run = SlowDoubler(seconds=0.05)
+    work = Coalescer(run)
+    with pytest.raises(ValueError, match="refused"):
+        work([1, BAD])
+    assert work([3]) == [6]
+
+    callers = 6
+    items_of = {caller: [BAD] if caller == 0 else [caller] for caller in range(callers)}
+    results = _together(callers, work, items_of)
+
+    assert results == ["error", *([2 * caller] for caller in range(1, callers))]
+    assert work([4, 5]) == [8, 10]  # not stuck

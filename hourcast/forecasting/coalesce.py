@@ -1,77 +1,68 @@
-"""Concurrent predictions on one booster, merged into one booster call.
+"""Concurrent calls of a list-in, list-out function, merged into one call.
 
-XGBoost 3.2's ``inplace_predict`` costs about 2 ms per call before it looks at a row (it
-rebuilds its view of the model's trees on every call, dmlc/xgboost#12311), and 20 us per row
-of a 600-tree model after that: measured on the traffic champion, 2.1 ms for 1 row, 2.7 ms for
-24 rows. A served forecast is 24 rows, so under concurrent load most of the booster's time was
-that fixed cost. :class:`CoalescingBooster` merges the calls that arrive while one is running
-into the next call (group commit: no timer, no added wait for a lone caller).
+A served forecast goes through the fast path in fixed costs more than in rows: XGBoost 3.2's
+``inplace_predict`` costs about 2 ms per call before it looks at a row (it rebuilds its view
+of the model's trees on every call, dmlc/xgboost#12311; 2.1 ms for 1 row, 2.7 ms for the 24
+rows of a forecast, 600 trees), and the lag features cost about the same for one series as for
+a block of them (one numpy call per transform). :class:`Coalescer` merges the calls that
+arrive while one is running into the next call (group commit: no timer, so a lone caller
+waits for nothing).
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Any, Protocol, TypeAlias
+from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
 
-import numpy as np
-from numpy.typing import NDArray
+__all__ = ["Coalescer"]
 
-from hourcast.forecasting.arrays import FloatArray
-
-__all__ = ["CoalescingBooster", "InplacePredictor"]
-
-Predictions: TypeAlias = NDArray[np.floating[Any]]
+In = TypeVar("In")
+Out = TypeVar("Out")
 
 
-class InplacePredictor(Protocol):
-    """What is used of ``xgboost.Booster``."""
+class _Call(Generic[In, Out]):
+    """One caller's items; ``ready`` is set when they are answered or the caller must lead."""
 
-    def inplace_predict(self, data: FloatArray) -> Predictions:
-        """Predictions for the rows of ``data``."""
-        ...
+    __slots__ = ("error", "items", "lead", "ready", "results")
 
-
-class _Call:
-    """One caller's rows; ``ready`` is set when they are answered or the caller must lead."""
-
-    __slots__ = ("error", "lead", "ready", "result", "rows")
-
-    def __init__(self, rows: FloatArray) -> None:
-        self.rows = rows
-        self.result: Predictions | None = None
+    def __init__(self, items: Sequence[In]) -> None:
+        self.items = items
+        self.results: list[Out] | None = None
         self.error: BaseException | None = None
         self.lead = False
         self.ready = threading.Event()
 
-    def outcome(self) -> Predictions:
+    def outcome(self) -> list[Out]:
         if self.error is not None:
             raise self.error
-        assert self.result is not None
-        return self.result
+        assert self.results is not None
+        return self.results
 
 
-class CoalescingBooster:
-    """``inplace_predict`` for many threads at once, one booster call at a time.
+class Coalescer(Generic[In, Out]):
+    """``run`` for many threads at once, one call at a time, merging the callers' items.
 
-    The first caller runs its rows at once (it leads). Callers that arrive while a booster
-    call runs wait; when it ends, the leader answers its own call and hands the lead to the
-    first waiting caller, which runs every waiting caller's rows as one matrix. So a lone
-    caller pays nothing extra, and under load the fixed cost of a call is shared.
+    The first caller runs its items at once (it leads). Callers that arrive meanwhile wait;
+    when the call ends, the leader hands the lead to the first waiting caller, which runs
+    every waiting caller's items as one list and gives each caller its own results. If a
+    merged call fails, each of its callers is run alone, so that only the caller whose items
+    fail gets the error.
 
     Args:
-        booster: The booster (anything with ``inplace_predict``).
+        run: Results for a list of items, one per item and in order.
     """
 
-    def __init__(self, booster: InplacePredictor) -> None:
-        self._booster = booster
+    def __init__(self, run: Callable[[Sequence[In]], list[Out]]) -> None:
+        self._run_items = run
         self._lock = threading.Lock()
-        self._waiting: list[_Call] = []
+        self._waiting: list[_Call[In, Out]] = []
         self._running = False
-        self.calls = 0  # booster calls made (the tests and benchmarks read it)
+        self.calls = 0  # calls of ``run`` (the tests read it)
 
-    def inplace_predict(self, rows: FloatArray) -> Predictions:
-        """Predictions for ``rows``, possibly computed in one call with other threads' rows."""
-        call = _Call(rows)
+    def __call__(self, items: Sequence[In]) -> list[Out]:
+        """``run(items)``, possibly computed in one call with other threads' items."""
+        call: _Call[In, Out] = _Call(items)
         with self._lock:
             self._waiting.append(call)
             leads = not self._running
@@ -82,7 +73,7 @@ class CoalescingBooster:
                 return call.outcome()
         with self._lock:
             batch, self._waiting = self._waiting, []
-        self._run(batch)  # holds this caller's rows: it is answered now
+        self._answer(batch)  # holds this caller's items: it is answered now
         with self._lock:
             if self._waiting:
                 successor = self._waiting[0]
@@ -92,19 +83,32 @@ class CoalescingBooster:
                 self._running = False
         return call.outcome()
 
-    def _run(self, batch: list[_Call]) -> None:
-        try:
-            matrix = batch[0].rows if len(batch) == 1 else np.vstack([c.rows for c in batch])
-            predicted = self._booster.inplace_predict(matrix)
-            self.calls += 1
-        except BaseException as exc:  # every caller in the batch gets the booster's error
+    def _answer(self, batch: list[_Call[In, Out]]) -> None:
+        if len(batch) > 1:
+            merged = [item for waiting in batch for item in waiting.items]
+            try:
+                results = self._call(merged)
+            except BaseException:  # one caller's items may be at fault: run each alone
+                for waiting in batch:
+                    self._answer([waiting])
+                return
+            start = 0
             for waiting in batch:
-                waiting.error = exc
+                stop = start + len(waiting.items)
+                waiting.results = results[start:stop]
+                start = stop
                 waiting.ready.set()
             return
-        start = 0
-        for waiting in batch:
-            stop = start + len(waiting.rows)
-            waiting.result = predicted[start:stop]
-            start = stop
-            waiting.ready.set()
+        (waiting,) = batch
+        try:
+            waiting.results = self._call(waiting.items)
+        except BaseException as exc:  # the caller gets the error on its own thread
+            waiting.error = exc
+        waiting.ready.set()
+
+    def _call(self, items: Sequence[In]) -> list[Out]:
+        results = self._run_items(items)
+        self.calls += 1
+        if len(results) != len(items):
+            raise RuntimeError(f"{len(items)} items gave {len(results)} results")
+        return results

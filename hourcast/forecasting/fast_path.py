@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from hourcast.forecasting.arrays import FloatArray, IntArray
-from hourcast.forecasting.coalesce import CoalescingBooster
+from hourcast.forecasting.coalesce import Coalescer
 from hourcast.forecasting.features import FeatureConfig, calendar_features
 from hourcast.forecasting.forecaster import Forecaster
 from hourcast.forecasting.target_transforms import decode, encode_features, origin_levels
@@ -143,7 +143,9 @@ class DirectPredictor:
         config = forecaster.config
         self.forecaster = forecaster
         self.config = config
-        self._booster = CoalescingBooster(forecaster.booster)
+        self._booster = forecaster.booster
+        # Concurrent requests share one booster call and one feature pass (coalesce.py).
+        self._coalesced: Coalescer[SeriesInput, PointForecast] = Coalescer(self._predict)
         # The fast path lives beside the front class and reads its fitted state.
         state = forecaster._require_state()
         self._nonnegative = state.nonnegative
@@ -209,8 +211,13 @@ class DirectPredictor:
         """Point forecasts of every input, block by block (one booster call per block).
 
         Forecasts longer than ``config.horizon`` feed each block back as history, as
-        ``Forecaster.predict`` does.
+        ``Forecaster.predict`` does. Calls from other threads that arrive meanwhile are
+        computed together (:class:`~hourcast.forecasting.coalesce.Coalescer`); the numbers
+        are the same.
         """
+        return self._coalesced(inputs)
+
+    def _predict(self, inputs: Sequence[SeriesInput]) -> list[PointForecast]:
         block, lookback = self.config.horizon, self.config.lookback
         codes = [self.series_code(item.series_id) for item in inputs]
         zones = [self.config.timezone_of(item.series_id) for item in inputs]
