@@ -103,7 +103,7 @@ test: ## Lint, then unit, integration, end-to-end and browser tests (needs Postg
 	$(MAKE) --no-print-directory -j3 setup chromium lint
 	HOURCAST_CHROMIUM="$(CHROMIUM)" $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder \
 		--cov=hourcast --cov=inference_api --cov-report=term-missing:skip-covered \
-		--cov-fail-under=$(COVERAGE_FLOOR) $(PYTEST_ARGS)
+		--cov-fail-under=$(COVERAGE_FLOOR) --durations=30 $(PYTEST_ARGS)
 
 test-fast: $(VENV)/.installed ## Unit tests only
 	$(PY) -m pytest -m "not integration and not slow" $(PYTEST_ARGS)

@@ -100,7 +100,7 @@ class HistoryPoint(TypedDict):
 
     __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
 
-    # A string here, parsed by hourcast.serving.history_arrays (several times faster than
+    # A string here, parsed by hourcast.sent_history.history_arrays (several times faster than
     # pydantic's datetimes for the 336,000 points of a full batch); errors name the point.
     ts: Annotated[
         str,

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 from pathlib import Path
-from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -16,11 +13,8 @@ from hourcast.forecasting.features import FeatureConfig
 from hourcast.forecasting.forecaster import Forecaster
 from hourcast.series import TRAFFIC_I94, UnknownSeriesError, openaq_sensor_spec
 from hourcast.serving import (
-    HistoryError,
-    _utc_epoch_seconds,
     choose_levels,
     forecast_series,
-    history_arrays,
     history_from_points,
     routable_series,
     route_series,
@@ -196,80 +190,3 @@ def test_single_series_model_ignores_the_series_code() -> None:
     result = forecast_series(single, series, 6, series_id="openaq:9", levels=(), model_label="m v1")
     np.testing.assert_allclose(result.frame["value"], single.predict(series, 6))
     assert "not fitted on openaq:9" in result.notes[0]
-
-
-def test_history_arrays_epoch_hours_and_values() -> None:
-    stamps = ["2024-01-01T02:00:00+00:00", "2024-01-01T00:00", "2024-01-01T02:00:00+01:00"]
-    hours, values = history_arrays(stamps, [3.0, None, 2.0])
-    first = int(pd.Timestamp("2024-01-01", tz="UTC").timestamp()) // 3600
-    assert hours.tolist() == [first + 2, first, first + 1]  # naive is UTC; offsets converted
-    np.testing.assert_array_equal(values, [3.0, np.nan, 2.0])
-
-
-@pytest.mark.parametrize(
-    "stamps",
-    [
-        ["2024-03-10T01:00:00Z", "2024-03-10T02:00:00Z", "2024-03-10T03:00:00Z"],
-        ["2024-03-10T01:00:00+00:00", "2024-03-10 02:00:00+00:00", "2024-03-10T03:00:00"],
-        ["2024-03-10T01:00:00+00:00", "2024-03-10T02:00:00-05:00"],  # an offset: the loop
-        ["2024-02-29T23:00:00Z", "2024-02-30T00:00:00Z"],  # numpy refuses: the loop names it
-        ["0000-01-01T00:00:00Z"],
-    ],
-)
-def test_utc_stamps_parse_as_the_general_parser_parses_them(stamps: list[str]) -> None:
-    """numpy's fast path for UTC stamps gives the loop's seconds, or the same refusal."""
-    now = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
-    values = [1.0] * len(stamps)
-    with mock.patch("hourcast.serving._utc_epoch_seconds", return_value=None):
-        try:
-            expected: object = history_arrays(stamps, values, now=now)[0].tolist()
-        except HistoryError as exc:
-            expected = (exc.index, exc.field)
-    try:
-        got: object = history_arrays(stamps, values, now=now)[0].tolist()
-    except HistoryError as exc:
-        got = (exc.index, exc.field)
-    assert got == expected
-
-
-@pytest.mark.parametrize("suffix", ["Z", "+00:00", ""])
-def test_utc_stamps_of_one_shape_take_numpy_path(suffix: str) -> None:
-    stamps = [f"2024-01-01T0{hour}:00:00{suffix}" for hour in range(3)]
-    seconds = _utc_epoch_seconds(stamps)
-    assert seconds is not None
-    first = pd.Timestamp("2024-01-01", tz="UTC").timestamp()
-    assert seconds.tolist() == [first, first + 3600, first + 7200]
-
-
-@pytest.mark.parametrize(
-    "stamps",
-    [
-        ["2024-01-01T00:00:00+01:00"],
-        ["2024-01-01T00:00:00Z", "2024-01-01T01:00:00+00:00"],
-        ["2024-01-01T00:00:00Z", "2024-01-01T01:00:00X"],
-        ["2024-01-01T00:00Z"],
-        [],
-    ],
-)
-def test_other_stamps_go_to_the_general_parser(stamps: list[str]) -> None:
-    assert _utc_epoch_seconds(stamps) is None
-
-
-@pytest.mark.parametrize(
-    ("stamps", "values", "expected"),
-    [
-        (["2024-01-01T00:00Z", "yesterday"], [1.0, 1.0], "history[1].ts: not an ISO-8601"),
-        (["2024-01-01T00:30Z"], [1.0], "history[0].ts: not an hour start"),
-        (["2024-01-01T00:00+05:30"], [1.0], "history[0].ts: not an hour start"),
-        (["1969-12-31T23:00Z"], [1.0], "history[0].ts: before 1970-01-01"),
-        (["2024-01-02T02:00Z"], [1.0], "history[0].ts: more than 1:00:00 after the current"),
-        (["2024-01-01T00:00Z", "2023-12-31T19:00-05:00"], [1.0, 2.0], "history[1].ts: the same"),
-        (["2024-01-01T00:00Z", "2024-01-01T01:00Z"], [5.0, 11.0], "history[1].value: 11 is"),
-    ],
-)
-def test_history_arrays_name_the_first_bad_point(
-    stamps: list[str], values: list[float], expected: str
-) -> None:
-    now = dt.datetime(2024, 1, 2, 0, 30, tzinfo=dt.UTC)
-    with pytest.raises(HistoryError, match=re.escape(expected)):
-        history_arrays(stamps, values, now=now, value_range=(0.0, 10.0))

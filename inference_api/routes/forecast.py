@@ -14,14 +14,13 @@ from fastapi.responses import ORJSONResponse
 from sqlalchemy import Engine
 
 from hourcast.ingestion.quality import plausible_range
+from hourcast.sent_history import HistoryError, history_arrays
 from hourcast.series import UnknownSeriesError
 from hourcast.serving import (
     ForecastJob,
-    HistoryError,
     SeriesForecast,
     choose_levels,
     forecast_jobs,
-    history_arrays,
     stored_history_arrays,
 )
 from hourcast.settings import Settings
