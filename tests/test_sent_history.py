@@ -34,17 +34,16 @@ def test_history_arrays_epoch_hours_and_values() -> None:
 def test_utc_stamps_parse_as_the_general_parser_parses_them(stamps: list[str]) -> None:
     """numpy's fast path for UTC stamps gives the loop's seconds, or the same refusal."""
     now = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
-    values = [1.0] * len(stamps)
-    with mock.patch("hourcast.sent_history._utc_epoch_seconds", return_value=None):
+
+    def hours_or_refusal() -> object:
         try:
-            expected: object = history_arrays(stamps, values, now=now)[0].tolist()
+            return history_arrays(stamps, [1.0] * len(stamps), now=now)[0].tolist()
         except HistoryError as exc:
-            expected = (exc.index, exc.field)
-    try:
-        got: object = history_arrays(stamps, values, now=now)[0].tolist()
-    except HistoryError as exc:
-        got = (exc.index, exc.field)
-    assert got == expected
+            return (exc.index, exc.field)
+
+    with mock.patch("hourcast.sent_history._utc_epoch_seconds", return_value=None):
+        expected = hours_or_refusal()
+    assert hours_or_refusal() == expected
 
 
 @pytest.mark.parametrize("suffix", ["Z", "+00:00", ""])

@@ -11,6 +11,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.exc import SQLAlchemyError
 
+from hourcast.storage.ingestion_state import as_utc
 from hourcast.storage.prediction_log import recent_predictions
 from hourcast.targets import TARGETS
 from hourcast.training.retrain_trigger import (
@@ -139,13 +140,13 @@ def _in_utc(moment: datetime) -> datetime:
 
     Python reads offsets up to +-23:59 and PostgreSQL only up to +-15:59, so the query gets UTC.
     """
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
     try:
-        return moment.astimezone(UTC)
+        converted = as_utc(moment)
     except OverflowError:  # within a day of year 1 or 9999
         end = datetime.min if moment.year == 1 else datetime.max
         return end.replace(tzinfo=UTC)
+    assert converted is not None  # as_utc gives None only for None
+    return converted
 
 
 @router.get(
