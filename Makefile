@@ -95,7 +95,7 @@ format: $(VENV)/.installed ## Apply ruff fixes and formatting
 COVERAGE_FLOOR ?= 65
 # Two workers, a test module each at a time (module fixtures are shared within a module);
 # tests/conftest.py puts the slowest modules first.
-TEST_WORKERS ?= 2
+TEST_WORKERS ?= 3
 
 # The three virtualenvs, Chromium and the linters are independent of one another: a clean
 # clone prepares them side by side.

@@ -13,15 +13,15 @@ from inference_api.model_store import ModelStore
 __all__ = ["EngineDep", "SettingsDep", "StoreDep"]
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-def get_store(request: Request) -> ModelStore:
+async def get_store(request: Request) -> ModelStore:
     return request.app.state.models  # type: ignore[no-any-return]
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     return request.app.state.engine  # type: ignore[no-any-return]
 
 

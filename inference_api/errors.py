@@ -54,7 +54,7 @@ def _query_names(route: APIRoute) -> frozenset[str]:
     return names
 
 
-def reject_unknown_query(request: Request) -> None:
+async def reject_unknown_query(request: Request) -> None:
     """An app-wide dependency: a query parameter the route does not declare is a 422 naming it.
 
     FastAPI ignores unknown query parameters; refusing them makes a misspelt filter an error
