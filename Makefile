@@ -93,7 +93,8 @@ format: $(VENV)/.installed ## Apply ruff fixes and formatting
 
 # Coverage of hourcast/ and inference_api/, subprocesses from .venv included (pyproject.toml).
 COVERAGE_FLOOR ?= 65
-# Two workers, a test module each at a time (module fixtures are shared within a module);
+# Three workers, a test module each at a time (module fixtures are shared within a module;
+# with two, a third of the two cores sat idle while tests waited on servers);
 # tests/conftest.py puts the slowest modules first.
 TEST_WORKERS ?= 3
 

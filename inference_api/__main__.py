@@ -4,7 +4,8 @@ It runs ``HOURCAST_API_WORKERS`` worker processes (default 2), each with
 ``HOURCAST_API_THREADS`` OpenMP/XGBoost threads (default 1). One process with XGBoost's
 default threads (every core) spends most of its time in thread hand-offs for the small
 matrices of a forecast, and one process uses one core for the Python around it; a process
-per core with one thread each keeps every core busy. With several workers,
+per core with one thread each keeps every core busy, and each worker accepts on a socket of its
+own (:mod:`inference_api.workers`) so that connections spread evenly. With several workers,
 ``PROMETHEUS_MULTIPROC_DIR`` (a fresh temporary folder unless set) lets ``/metrics`` add up
 every worker.
 """
@@ -12,12 +13,15 @@ every worker.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import shutil
 import tempfile
 from collections.abc import Sequence
 
 __all__ = ["main"]
+
+log = logging.getLogger("uvicorn.error")
 
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -48,15 +52,30 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     import uvicorn
 
+    from inference_api.workers import (
+        ReusePortSupervisor,
+        reuse_port_available,
+        reuse_port_sockets,
+    )
+
+    options = {
+        "host": args.host,
+        "port": args.port,
+        "workers": settings.api_workers,
+        "proxy_headers": args.proxy_headers,
+        "access_log": args.access_log,
+    }
     try:
-        uvicorn.run(
-            "inference_api.main:app",
-            host=args.host,
-            port=args.port,
-            workers=settings.api_workers,
-            proxy_headers=args.proxy_headers,
-            access_log=args.access_log,
-        )
+        if settings.api_workers > 1 and reuse_port_available():
+            config = uvicorn.Config("inference_api.main:app", **options)
+            sockets = reuse_port_sockets(
+                args.host, args.port, settings.api_workers, backlog=config.backlog
+            )
+            port = sockets[0].getsockname()[1]
+            log.info("API on http://%s:%s, %d workers", args.host, port, settings.api_workers)
+            ReusePortSupervisor(config, sockets).run()
+        else:
+            uvicorn.run("inference_api.main:app", **options)
     finally:
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)

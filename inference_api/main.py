@@ -82,6 +82,7 @@ def create_app(
             threads=settings.api_threads,
         )
         app.state.models = store
+        app.state.forecasts = forecast.forecast_coalescer()
         store.start()
         # The monitor's newest figures as Prometheus gauges (read from the store).
         gauges = MonitorGauges(app.state.engine, settings.api_monitor_refresh_seconds)

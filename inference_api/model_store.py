@@ -35,7 +35,7 @@ from sqlalchemy import Engine
 
 from hourcast.forecasting.fast_path import DirectPredictor
 from hourcast.forecasting.forecaster import Forecaster
-from hourcast.series import UnknownSeriesError
+from hourcast.series import KNOWN_SERIES, UnknownSeriesError
 from hourcast.serving import routable_series, route_series, store_lookup
 from hourcast.storage.observations import StoredSeries
 from hourcast.targets import Target
@@ -450,6 +450,13 @@ class ModelStore:
             return found
 
         return cached
+
+    def routes_from_memory(self, series_id: str) -> bool:
+        """Whether :meth:`route` answers ``series_id`` without a query (known or cached)."""
+        if series_id in KNOWN_SERIES:
+            return True
+        hit = self._series.get(series_id)
+        return hit is not None and hit[0] > time.monotonic()
 
     def route(self, series_id: str, *, engine: Engine) -> tuple[ModelSlot, StoredSeries]:
         """The slot whose model forecasts ``series_id``, and the series' description.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -15,6 +16,7 @@ import pytest
 from hourcast.forecasting.features import FeatureConfig
 from hourcast.forecasting.forecaster import Forecaster
 from hourcast.series import TRAFFIC_I94
+from hourcast.serving import forecast_jobs
 from hourcast.settings import BUNDLED_TRAFFIC_CSV, Settings
 from hourcast.sources.traffic import load_traffic
 from hourcast.storage.db import create_db_engine, upgrade
@@ -23,6 +25,7 @@ from hourcast.targets import Target
 from hourcast.training.tracking import ServedModel
 from hourcast_dev import local_stack
 from inference_api.main import create_app, registry_loader
+from inference_api.routes import forecast as forecast_routes
 from inference_api.schemas import FORECAST_EXAMPLES, ForecastRequest
 from tests.conftest import ApiServer, signed_in_client, signed_in_headers
 
@@ -194,6 +197,47 @@ def test_forecast_from_history_with_offsets_and_naive_utc(api: str, traffic: pd.
     first = pd.Timestamp(response.json()["forecast"][0]["ts"])
     # The last hour has no value, so the forecast starts after the last observed hour.
     assert first == tail.ts.iloc[-2] + pd.Timedelta(hours=1)
+
+
+def test_concurrent_forecasts_are_merged_and_each_gets_its_own_answer(
+    tmp_path: Path,
+    traffic: pd.DataFrame,
+    forecaster: Forecaster,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Requests that arrive while a call runs share the next call; the numbers are their own."""
+    bodies = []
+    for end in range(len(traffic) - 24, len(traffic)):  # 24 histories, each an hour later
+        tail = traffic.iloc[end - 200 : end]
+        history = [
+            {"ts": ts.isoformat(), "value": v} for ts, v in zip(tail.ts, tail.value, strict=True)
+        ]
+        bodies.append({"series_id": SERIES, "horizon": 6, "history": history})
+    app = create_app(_settings(tmp_path), _loader(forecaster))
+    with ApiServer(app) as url:
+        alone = [signed_in.post(f"{url}/v1/forecast", json=body).json() for body in bodies]
+        calls_alone = app.state.forecasts.calls
+
+        def slow_forecast_jobs(*args: Any, **kwargs: Any) -> Any:
+            time.sleep(0.3)  # holds the loop, as a busy worker does: the others queue up
+            return forecast_jobs(*args, **kwargs)
+
+        monkeypatch.setattr(forecast_routes, "forecast_jobs", slow_forecast_jobs)
+
+        async def together() -> list[Any]:
+            async with httpx.AsyncClient(headers=signed_in_headers()) as client:
+                answers = await asyncio.gather(
+                    *(client.post(f"{url}/v1/forecast", json=body) for body in bodies)
+                )
+            return [answer.json() for answer in answers]
+
+        merged = asyncio.run(together())
+        merged_calls = app.state.forecasts.calls - calls_alone
+
+    assert calls_alone == len(bodies)
+    assert merged == alone
+    assert len({answer["forecast"][0]["ts"] for answer in merged}) == len(bodies)
+    assert merged_calls <= len(bodies) // 2
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Sequence
@@ -9,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from hourcast.forecasting.coalesce import Coalescer
+from hourcast.forecasting.coalesce import Coalescer, LoopCoalescer
 
 BAD = -1
 
@@ -96,3 +97,66 @@ def test_a_bad_caller_fails_alone_and_the_next_calls_work() -> None:
 
     assert results == ["error", *([2 * caller] for caller in range(1, callers))]
     assert work([4, 5]) == [8, 10]  # not stuck
+
+
+# ------------------------------------------------------------------------- LoopCoalescer
+async def _awaited_together(work: LoopCoalescer[int, int], items: list[int]) -> list[object]:
+    """Each item awaited by its own task, all started in one loop pass; results or "error"."""
+
+    async def one(item: int) -> object:
+        try:
+            return await work(item)
+        except ValueError:
+            return "error"
+
+    return list(await asyncio.gather(*(one(item) for item in items)))
+
+
+def test_items_awaited_in_one_loop_pass_share_one_call() -> None:
+    run = SlowDoubler(seconds=0.0)
+    work: LoopCoalescer[int, int] = LoopCoalescer(run)
+
+    results = asyncio.run(_awaited_together(work, list(range(20))))
+
+    assert results == [2 * item for item in range(20)]
+    assert run.calls == [20]
+    assert work.calls == 1
+
+
+def test_a_lone_awaiter_is_run_at_once_and_later_ones_get_calls_of_their_own() -> None:
+    run = SlowDoubler(seconds=0.0)
+    work: LoopCoalescer[int, int] = LoopCoalescer(run)
+
+    async def one_after_another() -> list[int]:
+        return [await work(item) for item in range(3)]
+
+    assert asyncio.run(one_after_another()) == [0, 2, 4]
+    assert run.calls == [1, 1, 1]
+
+
+def test_a_failing_item_fails_only_its_awaiter() -> None:
+    run = SlowDoubler(seconds=0.0)
+    work: LoopCoalescer[int, int] = LoopCoalescer(run)
+
+    results = asyncio.run(_awaited_together(work, [1, BAD, 3]))
+
+    assert results == [2, "error", 6]
+    # The merged call failed; then each item ran alone.
+    assert run.calls == [3, 1, 1, 1]
+
+
+def test_a_cancelled_awaiter_is_left_out_of_the_call() -> None:
+    run = SlowDoubler(seconds=0.0)
+    work: LoopCoalescer[int, int] = LoopCoalescer(run)
+
+    async def cancel_one() -> list[object]:
+        tasks = [asyncio.create_task(work(item)) for item in (1, 2, 3)]
+        await asyncio.sleep(0)  # each task has submitted its item; the call is not run yet
+        tasks[1].cancel()
+        return list(await asyncio.gather(*tasks, return_exceptions=True))
+
+    results = asyncio.run(cancel_one())
+
+    assert (results[0], results[2]) == (2, 6)
+    assert isinstance(results[1], asyncio.CancelledError)
+    assert run.calls == [2]

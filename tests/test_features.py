@@ -105,22 +105,6 @@ def test_direct_steps_beyond_the_horizon_are_refused() -> None:
         build_direct_features(series, CONFIG, np.array([300]), np.array([25]))
 
 
-def test_config_validates_and_round_trips() -> None:
-    with pytest.raises(ValueError, match="lag"):
-        FeatureConfig(lags=(0, 1))
-    with pytest.raises(ValueError, match="window"):
-        FeatureConfig(rolling_means=((1, 1),))
-    assert CONFIG.lookback == 168 + 168  # seasonal mean 168x2 at lag 168
-    assert FeatureConfig.from_dict(CONFIG.to_dict()) == CONFIG
-    assert [t.name for t in CONFIG.origin_transforms] == [
-        "lag_1",
-        "lag_2",
-        "lag_3",
-        "rolling_mean_24_lag_1",
-        "rolling_std_24_lag_1",
-    ]
-
-
 # --------------------------------------------------------------------------- calendar
 def test_calendar_is_local_time_across_spring_dst() -> None:
     # 2018-03-11: Chicago skips 02:00 local

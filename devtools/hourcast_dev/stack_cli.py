@@ -9,9 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from hourcast.ingestion.traffic import s3_client
 from hourcast.settings import get_settings
-from hourcast.sources.traffic import parse_s3_uri
 from hourcast_dev import local_stack
 
 __all__ = ["stack_app"]
@@ -81,6 +79,10 @@ def stack_up(
 
 def _ensure_artifact_bucket() -> None:
     """Create the s3:// artifact bucket on the local moto server (a fresh one is empty)."""
+    # Imported here: they bring pandas, which every other `hourcast` command would pay for.
+    from hourcast.ingestion.traffic import s3_client
+    from hourcast.sources.traffic import parse_s3_uri
+
     destination = local_stack.StackSettings().mlflow_artifacts_destination
     settings = get_settings()
     if destination.startswith("s3://") and settings.aws_endpoint_url:

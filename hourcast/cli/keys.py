@@ -1,6 +1,8 @@
 """``hourcast keys``: API keys for services (create, list, revoke).
 
 typer 0.9 (pinned through mage-ai): no ``X | None`` options here; see :mod:`hourcast.cli.main`.
+The commands import :mod:`hourcast.auth.store` (argon2, the schema) themselves, so that the
+other commands and ``--help`` start without it.
 """
 
 from datetime import datetime
@@ -11,7 +13,6 @@ from rich.console import Console
 from rich.table import Table
 
 from hourcast.auth.principals import ROLES
-from hourcast.auth.store import AuthStoreError, create_api_key, list_api_keys, revoke_api_key
 from hourcast.cli.db import migrated_store
 
 __all__ = ["keys_app"]
@@ -32,6 +33,8 @@ def create_command(
     ] = "user",
 ) -> None:
     """Make a key; it is printed once (send it as the X-API-Key header) and stored hashed."""
+    from hourcast.auth.store import AuthStoreError, create_api_key
+
     try:
         info, key = create_api_key(migrated_store(), name=name, role=role)
     except AuthStoreError as exc:
@@ -44,6 +47,8 @@ def create_command(
 @keys_app.command("list")
 def list_command() -> None:
     """Every key, newest first, with when it was last used and whether it is revoked."""
+    from hourcast.auth.store import list_api_keys
+
     rows = list_api_keys(migrated_store())
     table = Table(title="API keys")
     for column in ("key id", "name", "role", "created (UTC)", "last used (UTC)", "status"):
@@ -66,6 +71,8 @@ def revoke_command(
     key_id: Annotated[str, typer.Argument(help="Key id, as `hourcast keys list` shows it.")],
 ) -> None:
     """Revoke a key: the API refuses it from its next request on."""
+    from hourcast.auth.store import revoke_api_key
+
     if not revoke_api_key(migrated_store(), key_id=key_id):
         console.print(f"[red]no active key {key_id!r}[/red]")
         raise typer.Exit(1)

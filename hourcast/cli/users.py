@@ -1,6 +1,8 @@
 """``hourcast users``: the people who may call the API (add, list, disable).
 
 typer 0.9 (pinned through mage-ai): no ``X | None`` options here; see :mod:`hourcast.cli.main`.
+The commands import :mod:`hourcast.auth.store` (argon2, the schema) themselves, so that the
+other commands and ``--help`` start without it.
 """
 
 import sys
@@ -11,7 +13,6 @@ from rich.console import Console
 from rich.table import Table
 
 from hourcast.auth.principals import ROLES
-from hourcast.auth.store import AuthStoreError, add_user, disable_user, list_users
 from hourcast.cli.db import migrated_store
 
 __all__ = ["users_app"]
@@ -43,6 +44,8 @@ def add_command(
     ] = False,
 ) -> None:
     """Add a user; the password is asked for (twice), or read from stdin."""
+    from hourcast.auth.store import AuthStoreError, add_user
+
     password = _password(password_stdin)
     try:
         user = add_user(
@@ -57,6 +60,8 @@ def add_command(
 @users_app.command("list")
 def list_command() -> None:
     """Every user, with role and status."""
+    from hourcast.auth.store import list_users
+
     rows = list_users(migrated_store())
     table = Table(title="API users")
     for column in ("username", "role", "created (UTC)", "status"):
@@ -72,6 +77,8 @@ def disable_command(
     username: Annotated[str, typer.Argument(help="User to disable.")],
 ) -> None:
     """Refuse USERNAME new tokens (a token already issued lasts until it expires)."""
+    from hourcast.auth.store import disable_user
+
     if not disable_user(migrated_store(), username=username):
         console.print(f"[red]no active user {username!r}[/red]")
         raise typer.Exit(1)

@@ -7,15 +7,20 @@ rows of a forecast, 600 trees), and the lag features cost about the same for one
 a block of them (one numpy call per transform). :class:`Coalescer` merges the calls that
 arrive while one is running into the next call (group commit: no timer, so a lone caller
 waits for nothing).
+
+:class:`LoopCoalescer` does the same for coroutines of one asyncio event loop: the items
+submitted during one pass of the loop are run together at the start of the next, on the loop
+itself, with no thread hand-off.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
-__all__ = ["Coalescer"]
+__all__ = ["Coalescer", "LoopCoalescer"]
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -40,7 +45,22 @@ class _Call(Generic[In, Out]):
         return self.results
 
 
-class Coalescer(Generic[In, Out]):
+class _CountedRun(Generic[In, Out]):
+    """``run`` with its calls counted and its result checked: one result per item."""
+
+    def __init__(self, run: Callable[[Sequence[In]], list[Out]]) -> None:
+        self._run_items = run
+        self.calls = 0  # calls of ``run`` (the tests read it)
+
+    def _call(self, items: Sequence[In]) -> list[Out]:
+        results = self._run_items(items)
+        self.calls += 1
+        if len(results) != len(items):
+            raise RuntimeError(f"{len(items)} items gave {len(results)} results")
+        return results
+
+
+class Coalescer(_CountedRun[In, Out]):
     """``run`` for many threads at once, one call at a time, merging the callers' items.
 
     The first caller runs its items at once (it leads). Callers that arrive meanwhile wait;
@@ -54,11 +74,10 @@ class Coalescer(Generic[In, Out]):
     """
 
     def __init__(self, run: Callable[[Sequence[In]], list[Out]]) -> None:
-        self._run_items = run
+        super().__init__(run)
         self._lock = threading.Lock()
         self._waiting: list[_Call[In, Out]] = []
         self._running = False
-        self.calls = 0  # calls of ``run`` (the tests read it)
 
     def __call__(self, items: Sequence[In]) -> list[Out]:
         """``run(items)``, possibly computed in one call with other threads' items."""
@@ -106,9 +125,47 @@ class Coalescer(Generic[In, Out]):
             waiting.error = exc
         waiting.ready.set()
 
-    def _call(self, items: Sequence[In]) -> list[Out]:
-        results = self._run_items(items)
-        self.calls += 1
-        if len(results) != len(items):
-            raise RuntimeError(f"{len(items)} items gave {len(results)} results")
-        return results
+
+class LoopCoalescer(_CountedRun[In, Out]):
+    """``await coalescer(item)``: the items awaited during one event-loop pass, run as one call.
+
+    The first item of a pass schedules the call (``loop.call_soon``); every coroutine that
+    submits an item before it runs joins it. The call runs on the loop, so the loop serves no
+    other request meanwhile: for CPU-bound work in a process per core that is what a thread
+    pool would do too, without the hand-offs. If the merged call fails, each item is run
+    alone, so that only the awaiter of a failing item gets the error.
+
+    Args:
+        run: Results for a list of items, one per item and in order.
+    """
+
+    def __init__(self, run: Callable[[Sequence[In]], list[Out]]) -> None:
+        super().__init__(run)
+        self._pending: list[tuple[In, asyncio.Future[Out]]] = []
+
+    async def __call__(self, item: In) -> Out:
+        """``run([item])[0]``, possibly computed in one call with other coroutines' items."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Out] = loop.create_future()
+        self._pending.append((item, future))
+        if len(self._pending) == 1:
+            loop.call_soon(self._flush)
+        return await future
+
+    def _flush(self) -> None:
+        batch, self._pending = self._pending, []
+        live = [(item, future) for item, future in batch if not future.cancelled()]
+        if len(live) > 1:
+            try:
+                results = self._call([item for item, _ in live])
+            except Exception:  # one item may be at fault: each runs alone below
+                pass
+            else:
+                for (_, future), result in zip(live, results, strict=True):
+                    future.set_result(result)
+                return
+        for item, future in live:
+            try:
+                future.set_result(self._call([item])[0])
+            except Exception as exc:  # the awaiter gets the error
+                future.set_exception(exc)

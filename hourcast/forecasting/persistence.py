@@ -16,7 +16,7 @@ import pandas as pd
 import xgboost as xgb
 
 from hourcast.forecasting.conformal import ConformalIntervals
-from hourcast.forecasting.features import FeatureConfig
+from hourcast.forecasting.feature_config import FeatureConfig
 from hourcast.forecasting.state import FittedState
 
 __all__ = ["BOOSTER_FILE", "FORMAT_VERSION", "SPEC_FILE", "read_forecaster", "write_forecaster"]

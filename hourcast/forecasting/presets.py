@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from hourcast.forecasting.booster_params import DEFAULT_PARAMS
-from hourcast.forecasting.features import FeatureConfig
+from hourcast.forecasting.feature_config import FeatureConfig
 
 if TYPE_CHECKING:
     from hourcast.forecasting.forecaster import Forecaster

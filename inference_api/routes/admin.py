@@ -157,7 +157,14 @@ def _in_utc(moment: datetime) -> datetime:
 def predictions(
     engine: EngineDep,
     series_id: Annotated[
-        str | None, Query(max_length=200, pattern=r"^[^\x00]*$", description="Only this series.")
+        str | None,
+        # Every series id is `<source>:<id>`; a bare word (e.g. `false`) is a 422, not an
+        # empty answer that looks like "no forecasts of it".
+        Query(
+            max_length=200,
+            pattern=r"^[^:\x00]+:[^\x00]+$",
+            description="Only this series (`<source>:<id>`, e.g. `traffic:i94-westbound`).",
+        ),
     ] = None,
     model: Annotated[ModelName | None, Query(description="Only this registered model.")] = None,
     since: Annotated[

@@ -5,14 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import ORJSONResponse
 from sqlalchemy import Engine
 
+from hourcast.forecasting.coalesce import LoopCoalescer
 from hourcast.ingestion.quality import plausible_range
 from hourcast.sent_history import HistoryError, history_arrays
 from hourcast.series import UnknownSeriesError
@@ -154,40 +157,57 @@ def _body(planned: _Planned, forecast: SeriesForecast) -> dict[str, Any]:
     }
 
 
-def _log(request: Request, planned: _Planned, result: SeriesForecast, started: float) -> None:
+@dataclass(frozen=True)
+class _Asked:
+    """A planned series of one request, and when the request came in (for the log)."""
+
+    planned: _Planned
+    request: Request
+    started: float
+
+
+def _log(asked: _Asked, result: SeriesForecast) -> None:
     # Buffered and written by a background thread: nothing here waits on the database.
+    planned = asked.planned
     origin = dt.datetime.fromtimestamp((result.first_hour - 1) * 3600, dt.UTC)
-    request.app.state.prediction_log.record(
-        request,
+    asked.request.app.state.prediction_log.record(
+        asked.request,
         series_id=planned.job.series_id,
         model_name=planned.model.name,
         model_version=planned.model.version,
         origin=origin,
         values=result.values,
         intervals=result.bounds,
-        started=started,
+        started=asked.started,
     )
 
 
-def _forecast_planned(
-    planned: list[_Planned], request: Request, started: float
-) -> list[dict[str, Any]]:
+def forecast_asked(asked: Sequence[_Asked]) -> list[dict[str, Any]]:
     """Forecast every planned series: one call into each model for all of its series.
 
     Each forecast is also logged (``app.state.prediction_log``).
     """
     by_model: dict[int, list[int]] = defaultdict(list)
-    for position, item in enumerate(planned):
-        by_model[id(item.model)].append(position)
-    bodies: list[dict[str, Any]] = [{} for _ in planned]
+    for position, item in enumerate(asked):
+        by_model[id(item.planned.model)].append(position)
+    bodies: list[dict[str, Any]] = [{} for _ in asked]
     for positions in by_model.values():
-        model = planned[positions[0]].model
-        jobs = [planned[p].job for p in positions]
+        model = asked[positions[0]].planned.model
+        jobs = [asked[p].planned.job for p in positions]
         results = forecast_jobs(model.forecaster, model.predictor, jobs, model_label=model.label)
         for position, result in zip(positions, results, strict=True):
-            bodies[position] = _body(planned[position], result)
-            _log(request, planned[position], result, started)
+            bodies[position] = _body(asked[position].planned, result)
+            _log(asked[position], result)
     return bodies
+
+
+def forecast_coalescer() -> LoopCoalescer[_Asked, dict[str, Any]]:
+    """What ``POST /forecast`` awaits (``app.state.forecasts``).
+
+    The requests a worker's event loop reads in one pass are forecast together, on the loop,
+    without a thread hand-off.
+    """
+    return LoopCoalescer(forecast_asked)
 
 
 @router.post(
@@ -196,7 +216,7 @@ def _forecast_planned(
     responses=_ERRORS,
     response_class=ORJSONResponse,
 )
-def forecast(
+async def forecast(
     body: Annotated[ForecastRequest, Body(openapi_examples=FORECAST_EXAMPLES)],
     request: Request,
     settings: SettingsDep,
@@ -205,7 +225,12 @@ def forecast(
 ) -> ORJSONResponse:
     """Forecast the next ``horizon`` hours of a series after its last observed hour."""
     started = time.perf_counter()
-    planned = _plan(body, settings=settings, store=store, engine=engine)
+    if body.history is not None and store.routes_from_memory(body.series_id):
+        planned = _plan(body, settings=settings, store=store, engine=engine)
+    else:  # the store is read: in the thread pool, not on the event loop
+        planned = await run_in_threadpool(
+            _plan, body, settings=settings, store=store, engine=engine
+        )
     if isinstance(planned, _Failure):
         if planned.status == status.HTTP_422_UNPROCESSABLE_ENTITY:
             raise invalid(("body", *planned.field), planned.message)
@@ -213,7 +238,7 @@ def forecast(
         if planned.status == status.HTTP_503_SERVICE_UNAVAILABLE:
             headers = {"Retry-After": str(int(settings.api_model_retry_seconds) + 1)}
         raise HTTPException(planned.status, planned.text, headers=headers)
-    [answer] = _forecast_planned([planned], request, started)
+    answer = await request.app.state.forecasts(_Asked(planned, request, started))
     return ORJSONResponse(answer)
 
 
@@ -242,7 +267,7 @@ def forecast_batch(
         raise invalid(("body", "series"), f"at most {settings.api_max_batch} series per batch")
     plans = [_plan(item, settings=settings, store=store, engine=engine) for item in body.series]
     ready = [plan for plan in plans if isinstance(plan, _Planned)]
-    answers = iter(_forecast_planned(ready, request, started))
+    answers = iter(forecast_asked([_Asked(plan, request, started) for plan in ready]))
     results = []
     for item, plan in zip(body.series, plans, strict=True):
         if isinstance(plan, _Failure):
