@@ -30,6 +30,9 @@ from hourcast_dev import local_stack, postgres
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_URL = postgres.admin_url()
 AWS_ENV = local_stack.MOTO_AWS_ENV
+# MLflow's telemetry thread writes os.environ while other threads read it (a KeyError from
+# os.environ.items() in a notebook test's fixture); nothing is sent from here anyway.
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 # Every API the tests start (in process or as a subprocess, which inherits the environment)
 # signs its tokens with this key, so a token from `signed_in_headers` is valid on all of them.
 os.environ.setdefault("HOURCAST_JWT_SECRET_KEY", secrets.token_urlsafe(32))
