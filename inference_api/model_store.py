@@ -437,26 +437,27 @@ class ModelStore:
         return all(slot.state != "loading" for slot in self.slots.values())
 
     # ----------------------------------------------------------------- routing
+    def _fresh(self, series_id: str) -> tuple[StoredSeries | None] | None:
+        """The cached description (itself None for a series the store lacks), if not stale."""
+        hit = self._series.get(series_id)
+        return (hit[1],) if hit is not None and hit[0] > time.monotonic() else None
+
     def _lookup(self, engine: Engine) -> Callable[[str], StoredSeries | None]:
         read = store_lookup(engine)
 
         def cached(series_id: str) -> StoredSeries | None:
-            now = time.monotonic()
-            hit = self._series.get(series_id)
-            if hit is not None and hit[0] > now:
-                return hit[1]
+            fresh = self._fresh(series_id)
+            if fresh is not None:
+                return fresh[0]
             found = read(series_id)
-            self._series[series_id] = (now + _SERIES_TTL_SECONDS, found)
+            self._series[series_id] = (time.monotonic() + _SERIES_TTL_SECONDS, found)
             return found
 
         return cached
 
     def routes_from_memory(self, series_id: str) -> bool:
         """Whether :meth:`route` answers ``series_id`` without a query (known or cached)."""
-        if series_id in KNOWN_SERIES:
-            return True
-        hit = self._series.get(series_id)
-        return hit is not None and hit[0] > time.monotonic()
+        return series_id in KNOWN_SERIES or self._fresh(series_id) is not None
 
     def route(self, series_id: str, *, engine: Engine) -> tuple[ModelSlot, StoredSeries]:
         """The slot whose model forecasts ``series_id``, and the series' description.
