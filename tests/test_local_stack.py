@@ -6,6 +6,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+
 from hourcast_dev import local_stack
 
 pytestmark = pytest.mark.integration
