@@ -23,6 +23,7 @@ __all__ = ["main"]
 
 log = logging.getLogger("uvicorn.error")
 
+_APP = "inference_api.main:served_app"  # a factory: uvicorn calls it in each worker
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
@@ -59,6 +60,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
 
     options = {
+        "factory": True,
         "host": args.host,
         "port": args.port,
         "workers": settings.api_workers,
@@ -67,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     }
     try:
         if settings.api_workers > 1 and reuse_port_available():
-            config = uvicorn.Config("inference_api.main:app", **options)
+            config = uvicorn.Config(_APP, **options)
             sockets = reuse_port_sockets(
                 args.host, args.port, settings.api_workers, backlog=config.backlog
             )
@@ -75,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             log.info("API on http://%s:%s, %d workers", args.host, port, settings.api_workers)
             ReusePortSupervisor(config, sockets).run()
         else:
-            uvicorn.run("inference_api.main:app", **options)
+            uvicorn.run(_APP, **options)
     finally:
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)

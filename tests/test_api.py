@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -337,6 +338,21 @@ def test_a_body_over_the_limit_is_a_413(tmp_path: Path, forecaster: Forecaster) 
 
         streamed = signed_in.post(f"{url}/v1/forecast", content=chunks())
         assert streamed.status_code == 413
+
+
+@pytest.mark.parametrize("freeze_heap", [False, True])
+def test_only_a_served_app_freezes_its_start_up_heap(
+    tmp_path: Path, forecaster: Forecaster, freeze_heap: bool
+) -> None:
+    frozen_before = gc.get_freeze_count()
+    try:
+        app = create_app(_settings(tmp_path), _loader(forecaster), freeze_heap=freeze_heap)
+        with ApiServer(app) as url:
+            assert signed_in.get(f"{url}/v1/models").status_code == 200
+            frozen = gc.get_freeze_count() - frozen_before
+    finally:
+        gc.unfreeze()  # the test process keeps collecting what its other tests leave
+    assert (frozen > 0) is freeze_heap, frozen
 
 
 def test_openapi_documents_the_routes(api: str) -> None:

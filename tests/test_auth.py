@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -64,6 +65,16 @@ def test_a_token_names_its_user_and_role() -> None:
 def test_an_expired_token_is_refused() -> None:
     past = datetime.now(UTC) - timedelta(minutes=10)
     issued = issue_token(username="alice", role="user", key=KEY, minutes=5, now=past)
+    with pytest.raises(InvalidTokenError, match="expired"):
+        read_token(issued.token, key=KEY)
+
+
+def test_a_token_read_while_valid_is_refused_once_it_expires() -> None:
+    """The signature check is cached per token; the expiry is not."""
+    soon = datetime.now(UTC) - timedelta(minutes=1) + timedelta(seconds=2)
+    issued = issue_token(username="alice", role="user", key=KEY, minutes=1, now=soon)
+    assert read_token(issued.token, key=KEY).name == "alice"
+    time.sleep(max(0.0, (issued.expires_at - datetime.now(UTC)).total_seconds()) + 0.1)
     with pytest.raises(InvalidTokenError, match="expired"):
         read_token(issued.token, key=KEY)
 

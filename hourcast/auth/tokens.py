@@ -11,8 +11,10 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 
 import jwt
@@ -69,6 +71,17 @@ def read_token(token: str, *, key: str) -> Principal:
     Raises:
         InvalidTokenError: Expired, badly signed, malformed, or missing a claim.
     """
+    principal, expires = _verified(token, key)
+    if expires <= time.time():  # checked on every call: the signature check may be cached
+        raise InvalidTokenError("the token has expired")
+    return principal
+
+
+# A client sends the same token with each request until it expires: its signature is
+# checked once, not on each of them (the HMAC and the JSON took 3 % of a worker's time
+# at 32 clients). Only tokens that pass are kept; a bad one raises every time.
+@lru_cache(maxsize=4096)
+def _verified(token: str, key: str) -> tuple[Principal, float]:
     try:
         claims = jwt.decode(
             token,
@@ -84,7 +97,7 @@ def read_token(token: str, *, key: str) -> Principal:
     role, subject = claims["role"], claims["sub"]
     if role not in ROLES or not isinstance(subject, str):
         raise InvalidTokenError("the token is not valid")
-    return Principal("user", subject, role)
+    return Principal("user", subject, role), float(claims["exp"])
 
 
 def signing_key(settings: Settings) -> str:
