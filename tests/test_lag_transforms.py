@@ -60,3 +60,26 @@ def test_transforms_compare_by_kind_and_parameters() -> None:
     assert RollingMean(1, 24) != RollingStd(1, 24)
     assert len({Lag(1), Lag(1), Lag(2)}) == 2
     assert RollingStd(24, 168).span == 24 + 168 - 1
+
+
+@pytest.mark.parametrize(
+    "transform",
+    [
+        Lag(1),
+        Lag(168),
+        RollingMean(1, 24),
+        RollingStd(1, 24),
+        RollingMean(24, 168),
+        SeasonalRollingMean(24, 24, 7),
+        SeasonalRollingMean(168, 168, 4),
+    ],
+    ids=repr,
+)
+@pytest.mark.parametrize("start", [0, 1, 100, 480, 499, 500])
+def test_a_tail_from_start_is_the_whole_arrays_tail_to_the_bit(
+    transform: Lag | RollingMean | RollingStd | SeasonalRollingMean, start: int
+) -> None:
+    one = _values(3)
+    many = np.vstack([_values(seed) for seed in range(4)])
+    assert_array_equal(transform.transform(one, start), transform.transform(one)[start:])
+    assert_array_equal(transform.transform(many, start), transform.transform(many)[:, start:])

@@ -204,14 +204,15 @@ class DirectPredictor:
         origin = len(histories[0][1])
         extended = np.full((len(histories), origin + block), np.nan)
         extended[:, :origin] = np.vstack([values for _, values in histories])
-        lagged = np.stack([t.transform(extended) for t in self._transforms], axis=-1)
+        # Only the positions from the origin on are read below.
+        lagged = np.stack([t.transform(extended, origin) for t in self._transforms], axis=-1)
         split = len(self._head)
         calendar, local = self._calendar([first + origin for first, _ in histories], zones)
         matrix = np.hstack(
             [
                 np.tile(np.arange(1, block + 1, dtype=float), len(histories))[:, None],
-                np.repeat(lagged[:, origin, :split], block, axis=0),
-                lagged[:, origin:, split:].reshape(-1, lagged.shape[-1] - split),
+                np.repeat(lagged[:, 0, :split], block, axis=0),
+                lagged[:, :, split:].reshape(-1, lagged.shape[-1] - split),
                 calendar,
                 np.repeat(np.asarray(codes, dtype=float), block)[:, None],
             ]

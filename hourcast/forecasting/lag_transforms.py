@@ -22,12 +22,13 @@ __all__ = ["Lag", "LagTransform", "RollingMean", "RollingStd", "SeasonalRollingM
 # those of the row alone, as cumsum runs along the axis in order).
 
 
-def _shift(values: FloatArray, lag: int) -> FloatArray:
-    """``out[..., t] = values[..., t - lag]`` (NaN before the start)."""
+def _shift(values: FloatArray, lag: int, start: int = 0) -> FloatArray:
+    """``out[..., t - start] = values[..., t - lag]`` for ``t >= start`` (NaN before the data)."""
     length = values.shape[-1]
-    out = np.full(values.shape, np.nan)
-    if lag < length:
-        out[..., lag:] = values[..., : length - lag]
+    out = np.full((*values.shape[:-1], length - start), np.nan)
+    first = max(start, lag)  # the first position with a value
+    if first < length:
+        out[..., first - start :] = values[..., first - lag : length - lag]
     return out
 
 
@@ -37,19 +38,25 @@ def _cumulative(values: FloatArray) -> FloatArray:
     return np.concatenate([zero, np.cumsum(values, axis=-1)], axis=-1)
 
 
-def _rolling_sums(values: FloatArray, window: int) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Sum, sum of squares and count of the observed values in each trailing window."""
+def _rolling_sums(
+    values: FloatArray, window: int, start: int = 0
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Sum, sum of squares and count of the observed values in each trailing window.
+
+    The windows ending at ``start`` and later; the cumulative sums still run from the first
+    value, so that a window's numbers do not depend on ``start``.
+    """
     observed = ~np.isnan(values)
     filled = np.where(observed, values, 0.0)
     sums = _cumulative(filled)
     squares = _cumulative(filled * filled)
     counts = _cumulative(observed.astype(float))
-    end = np.arange(1, values.shape[-1] + 1)
-    start = np.maximum(end - window, 0)
+    end = np.arange(start + 1, values.shape[-1] + 1)
+    begin = np.maximum(end - window, 0)
     return (
-        sums[..., end] - sums[..., start],
-        squares[..., end] - squares[..., start],
-        counts[..., end] - counts[..., start],
+        sums[..., end] - sums[..., begin],
+        squares[..., end] - squares[..., begin],
+        counts[..., end] - counts[..., begin],
     )
 
 
@@ -78,19 +85,23 @@ class LagTransform(ABC):
         """Column name."""
 
     @abstractmethod
-    def _apply(self, lagged: FloatArray) -> FloatArray:
-        """The statistic over values already shifted by ``lag``."""
+    def _apply(self, values: FloatArray, start: int) -> FloatArray:
+        """The feature at positions ``start`` and later of ``values`` (not yet shifted)."""
 
-    def transform(self, values: FloatArray) -> FloatArray:
+    def transform(self, values: FloatArray, start: int = 0) -> FloatArray:
         """The feature for every position of ``values`` (a regular hourly array, NaN = unknown).
 
         Args:
             values (np.ndarray): Float values, one per hour; or one series per row.
+            start (int): The first position to return. The serving path forecasts from the
+                end of a long history and needs its last few positions only; they are the
+                same numbers, to the bit, as those of the whole array.
 
         Returns:
-            np.ndarray: ``out[..., t]`` depends on ``values[..., t - span : t - lag + 1]`` only.
+            np.ndarray: ``out[..., t - start]`` depends on ``values[..., t - span : t - lag + 1]``
+            only.
         """
-        return self._apply(_shift(np.asarray(values, dtype=float), self.lag))
+        return self._apply(np.asarray(values, dtype=float), start)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name})"
@@ -115,8 +126,8 @@ class Lag(LagTransform):
         """``lag_<lag>``."""
         return f"lag_{self.lag}"
 
-    def _apply(self, lagged: FloatArray) -> FloatArray:
-        return lagged
+    def _apply(self, values: FloatArray, start: int) -> FloatArray:
+        return _shift(values, self.lag, start)
 
 
 class _Rolling(LagTransform):
@@ -151,8 +162,8 @@ class RollingMean(_Rolling):
 
     _stat = "mean"
 
-    def _apply(self, lagged: FloatArray) -> FloatArray:
-        sums, _, counts = _rolling_sums(lagged, self.window)
+    def _apply(self, values: FloatArray, start: int) -> FloatArray:
+        sums, _, counts = _rolling_sums(_shift(values, self.lag), self.window, start)
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(counts >= self.min_samples, sums / counts, np.nan)
 
@@ -162,8 +173,8 @@ class RollingStd(_Rolling):
 
     _stat = "std"
 
-    def _apply(self, lagged: FloatArray) -> FloatArray:
-        sums, squares, counts = _rolling_sums(lagged, self.window)
+    def _apply(self, values: FloatArray, start: int) -> FloatArray:
+        sums, squares, counts = _rolling_sums(_shift(values, self.lag), self.window, start)
         with np.errstate(invalid="ignore", divide="ignore"):
             variance = (squares - sums * sums / counts) / (counts - 1)
             return np.where(counts >= self.min_samples, np.sqrt(np.maximum(variance, 0.0)), np.nan)
@@ -199,11 +210,12 @@ class SeasonalRollingMean(LagTransform):
         """``seasonal_rolling_mean_<season_length>x<window_size>_lag_<lag>``."""
         return f"seasonal_rolling_mean_{self.season_length}x{self.window_size}_lag_{self.lag}"
 
-    def _apply(self, lagged: FloatArray) -> FloatArray:
-        sums = np.zeros(lagged.shape)
-        counts = np.zeros(lagged.shape)
+    def _apply(self, values: FloatArray, start: int) -> FloatArray:
+        shape = (*values.shape[:-1], values.shape[-1] - start)
+        sums = np.zeros(shape)
+        counts = np.zeros(shape)
         for k in range(self.window_size):
-            shifted = _shift(lagged, k * self.season_length)
+            shifted = _shift(values, self.lag + k * self.season_length, start)
             observed = ~np.isnan(shifted)
             sums += np.where(observed, shifted, 0.0)
             counts += observed
