@@ -261,10 +261,18 @@ class LoadedModel:
         return f"{self.name} v{self.version}"
 
 
+def _booster_threads(forecaster: Forecaster) -> int:
+    config = json.loads(forecaster.booster.save_config())
+    return int(config["learner"]["generic_param"]["nthread"])
+
+
 def _prepared(served: ServedModel, threads: int, source: ModelOrigin) -> LoadedModel:
     forecaster = served.forecaster
     # XGBoost's default is every core; with several workers that oversubscribes the machine.
-    forecaster.booster.set_param({"nthread": threads})
+    # Set only when it differs: set_param marks the booster for reconfiguration, and a
+    # forecaster already serving (loaded again) would fail the predictions running meanwhile.
+    if _booster_threads(forecaster) != threads:
+        forecaster.booster.set_param({"nthread": threads})
     predictor = DirectPredictor(forecaster) if DirectPredictor.supports(forecaster) else None
     return LoadedModel(served, predictor, source)
 

@@ -98,7 +98,9 @@ class HistoryPoint(TypedDict):
     validating them into dicts is several times faster.
     """
 
-    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
+    # Strict: a JSON number or null, and a string (lax mode also took "12.5" and true as
+    # values, which the schema refuses); and validation of a point is twice as fast.
+    __pydantic_config__ = ConfigDict(extra="forbid", strict=True)  # type: ignore[misc]
 
     # A string here, parsed by hourcast.sent_history.history_arrays (several times faster than
     # pydantic's datetimes for the 336,000 points of a full batch); errors name the point.

@@ -604,6 +604,39 @@ def test_a_new_version_is_swapped_in_without_a_failed_request(
         assert seen == sorted(seen)
 
 
+def test_a_forecaster_loaded_again_is_not_reconfigured_while_it_serves(
+    tmp_path: Path, forecaster: Forecaster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """XGBoost's set_param marks a booster for reconfiguration: predictions running meanwhile
+    fail. A version whose forecaster already serves is loaded without it."""
+    booster = forecaster.booster
+    booster.set_param({"nthread": 2})  # as fitted
+    calls: list[object] = []
+    set_param = booster.set_param
+
+    def counted(params: Any, value: Any = None) -> None:
+        calls.append(params)
+        set_param(params, value)
+
+    monkeypatch.setattr(booster, "set_param", counted)
+    versions = ["1"]
+
+    def registry(target: Target) -> ServedModel:
+        return ServedModel(target.model_name, versions[-1], "run", "champion", forecaster)
+
+    settings = _settings(tmp_path, api_model_poll_seconds=0.2, api_threads=1)
+    with ApiServer(create_app(settings, registry)) as url:
+        versions.append("2")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if signed_in.get(f"{url}/v1/models").json()["models"][0]["version"] == "2":
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("version 2 was not served within 20 s")
+    assert calls == [{"nthread": 1}]
+
+
 def test_an_unknown_query_parameter_is_a_422_naming_it(api: str) -> None:
     response = signed_in.get(f"{api}/v1/series", params={"colour": "red"})
     assert response.status_code == 422
