@@ -99,7 +99,7 @@ class HistoryPoint(TypedDict):
     """
 
     # Strict: a JSON number or null, and a string (lax mode also took "12.5" and true as
-    # values, which the schema refuses); and validation of a point is twice as fast.
+    # values, which the schema refuses).
     __pydantic_config__ = ConfigDict(extra="forbid", strict=True)  # type: ignore[misc]
 
     # A string here, parsed by hourcast.sent_history.history_arrays (several times faster than
