@@ -202,3 +202,22 @@ def test_cli_rejects_a_bad_train_end(tmp_path: Path) -> None:
     assert "--train-end" in result.stderr
     assert "ISO-8601" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_bad_train_end_is_named_before_the_training_stack_loads(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from hourcast.cli.main import app\n"
+        "result = CliRunner().invoke(app, ['train', 'traffic', '--train-end', 'last tuesday'])\n"
+        "print(result.exit_code, 'hourcast.training.pipeline' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**os.environ, "HOURCAST_HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.split() == ["2", "False"], result.stdout + result.stderr

@@ -49,13 +49,16 @@ def _train(
     tune_budget: float = 600.0,
 ) -> None:
     from hourcast.timeutil import parse_instant
-    from hourcast.training.pipeline import train_target
 
     settings = get_settings()
     try:
         cutoff = parse_instant(train_end, field="--train-end") if train_end else None
     except ValueError as exc:
         raise typer.BadParameter(str(exc).split(": ", 1)[-1], param_hint="--train-end") from exc
+    # Imported once the options are known to be good: a typo is named before the training
+    # stack (XGBoost, MLflow) loads.
+    from hourcast.training.pipeline import train_target
+
     with console.status(f"training {target}: backtest, fit, log, register"):
         registered = train_target(
             target,
