@@ -81,9 +81,12 @@ _BboxOpt = Annotated[
 ]
 _IsoOpt = Annotated[Optional[str], typer.Option(help="Country code, e.g. CN.")]
 _ParameterOpt = Annotated[
-    Strs, typer.Option("--parameter", help="Parameter to keep, e.g. pm25; repeatable.")
+    Strs,
+    typer.Option("--parameter", help="Parameter to keep, e.g. pm25; repeatable (default all)."),
 ]
-_SensorOpt = Annotated[Ints, typer.Option("--sensor", min=1, help="Only these sensor ids.")]
+_SensorOpt = Annotated[
+    Ints, typer.Option("--sensor", min=1, help="Only these sensor ids; repeatable.")
+]
 _BaseUrlOpt = Annotated[
     Optional[str], typer.Option(help="OpenAQ API root (default HOURCAST_OPENAQ_BASE_URL).")
 ]
@@ -225,10 +228,7 @@ def ingest_openaq_archive_command(
 
 def ingest_openaq_command(
     *,
-    location: Annotated[
-        Ints,
-        typer.Option("--location", min=1, help="OpenAQ location id; repeat for several."),
-    ] = None,
+    location: _LocationOpt = None,
     coordinates: Annotated[
         Optional[str],
         typer.Option(help="Search centre 'latitude,longitude' (with --radius)."),
@@ -236,18 +236,10 @@ def ingest_openaq_command(
     radius: Annotated[
         Optional[int], typer.Option(min=1, max=25_000, help="Search radius in metres.")
     ] = None,
-    bbox: Annotated[
-        Optional[str], typer.Option(help="Search box 'min_lon,min_lat,max_lon,max_lat'.")
-    ] = None,
-    iso: Annotated[Optional[str], typer.Option(help="Country code, e.g. CN.")] = None,
-    parameter: Annotated[
-        Strs,
-        typer.Option("--parameter", help="Parameter to keep, e.g. pm25; repeatable (default all)."),
-    ] = None,
-    sensor: Annotated[
-        Ints,
-        typer.Option("--sensor", min=1, help="Only these sensor ids; repeatable."),
-    ] = None,
+    bbox: _BboxOpt = None,
+    iso: _IsoOpt = None,
+    parameter: _ParameterOpt = None,
+    sensor: _SensorOpt = None,
     backfill_start: Annotated[
         Optional[str],
         typer.Option(
@@ -260,10 +252,7 @@ def ingest_openaq_command(
         Optional[str],
         typer.Option(help="End of the pulled window, exclusive, ISO-8601. Default: now."),
     ] = None,
-    base_url: Annotated[
-        Optional[str],
-        typer.Option(help="OpenAQ API root (default HOURCAST_OPENAQ_BASE_URL)."),
-    ] = None,
+    base_url: _BaseUrlOpt = None,
     overlap_hours: Annotated[
         int, typer.Option(min=0, max=24 * 30, help="Hours re-read before the watermark.")
     ] = 3,
