@@ -43,17 +43,27 @@ _UTC_SUFFIXES = {19: "", 20: "Z", 25: "+00:00"}
 def _utc_epoch_seconds(stamps: Sequence[str]) -> FloatArray | None:
     """:func:`_epoch_seconds` of UTC stamps with seconds, by numpy's parser; None otherwise.
 
-    About 2.5 times faster than the general loop (0.26 against 0.67 ms for 504 hours), which
-    counts in a batch of 1,000 series. None when the stamps do not all have one of these
-    shapes or numpy refuses one: the general parser then decides, and names the bad point.
+    About 3.5 times faster than the general loop (0.04 against 0.14 ms for 504 hours), which
+    counts in every request. None when the stamps do not all have one of these shapes or numpy
+    refuses one: the general parser then decides, and names the bad point.
     """
     length = len(stamps[0]) if stamps else 0
     suffix = _UTC_SUFFIXES.get(length)
-    if suffix is None:
+    if suffix is None or set(map(len, stamps)) != {length}:
         return None
-    heads = [text[:19] for text in stamps if len(text) == length and text.endswith(suffix)]
-    if len(heads) != len(stamps):
-        return None
+    heads: Sequence[str] = stamps
+    if suffix:
+        # The heads without slicing each stamp (slicing was half of the time): joined, the
+        # stamps end in the suffix at every ``length``-th place, and split there they give
+        # one head each and a last "", unless the suffix also occurs inside a head.
+        joined = "".join(stamps)
+        count = len(stamps)
+        if any(joined[19 + at :: length] != char * count for at, char in enumerate(suffix)):
+            return None
+        heads = joined.split(suffix)
+        if len(heads) != count + 1:
+            return None
+        heads.pop()
     try:
         parsed = np.array(heads, dtype="datetime64[s]")
     except ValueError:
@@ -80,6 +90,15 @@ def _epoch_seconds(stamps: Sequence[str]) -> FloatArray:
             stamp = stamp.replace(tzinfo=UTC)
         out[position] = stamp.timestamp()
     return out
+
+
+def _refuse_repeats(hours: IntArray) -> None:
+    """A HistoryError naming the first hour that an earlier point already has, if any."""
+    unique, first_seen = np.unique(hours, return_index=True)
+    if len(unique) != len(hours):
+        repeated = np.ones(len(hours), dtype=bool)
+        repeated[first_seen] = False
+        raise HistoryError(int(np.argmax(repeated)), "ts", "the same hour is sent more than once")
 
 
 def history_arrays(
@@ -114,11 +133,8 @@ def history_arrays(
         if failed.any():
             raise HistoryError(int(np.argmax(failed)), field_name, message)
     hours = (seconds // 3600).astype(np.int64)
-    unique, first_seen = np.unique(hours, return_index=True)
-    if len(unique) != len(hours):
-        repeated = np.ones(len(hours), dtype=bool)
-        repeated[first_seen] = False
-        raise HistoryError(int(np.argmax(repeated)), "ts", "the same hour is sent more than once")
+    if not (np.diff(hours) > 0).all():  # rising hours repeat none: the sort is spared
+        _refuse_repeats(hours)
     array = np.array(values, dtype=float)
     if value_range is not None:
         low, high = value_range

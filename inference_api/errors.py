@@ -18,8 +18,10 @@ from fastapi.dependencies.utils import get_flat_dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import ORJSONResponse
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from inference_api.one_pass import one_pass_decoder
 from inference_api.schemas import BadRequest, ErrorMessage
 
 __all__ = [
@@ -70,21 +72,34 @@ async def reject_unknown_query(request: Request) -> None:
 
 
 class _OrjsonRequest(Request):
+    one_pass: Callable[[bytes], BaseModel | None] | None = None
+
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
-            self._json = orjson.loads(await self.body())
+            body = await self.body()
+            decoded = self.one_pass(body) if self.one_pass is not None else None
+            # A model instance passes FastAPI's validation as it is (pydantic does not
+            # validate an instance of the model again).
+            self._json = decoded if decoded is not None else orjson.loads(body)
         return self._json
 
 
 class OrjsonRoute(APIRoute):
-    """A route whose JSON body is parsed with orjson (its errors are ``JSONDecodeError`` too)."""
+    """A route whose JSON body is parsed with orjson (its errors are ``JSONDecodeError`` too).
+
+    A body model with a one-pass decoder (:mod:`inference_api.one_pass`) is first read by it;
+    what it refuses is parsed and validated as usual.
+    """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         """The default handler, given a request that parses JSON with orjson."""
         handler = super().get_route_handler()
+        one_pass = one_pass_decoder(getattr(self.body_field, "type_", None))
 
         async def handle(request: Request) -> Response:
-            return await handler(_OrjsonRequest(request.scope, request.receive))
+            wrapped = _OrjsonRequest(request.scope, request.receive)
+            wrapped.one_pass = one_pass
+            return await handler(wrapped)
 
         return handle
 

@@ -32,6 +32,7 @@ __all__ = [
     "SeriesList",
     "SeriesPublic",
     "ServedModelState",
+    "history_with_a_value",
 ]
 
 MAX_HISTORY_POINTS = 24 * 7 * 8
@@ -125,7 +126,8 @@ class HistoryPoint(TypedDict):
     ]
 
 
-def _non_null_values(history: list[HistoryPoint] | None) -> list[HistoryPoint] | None:
+def history_with_a_value(history: list[HistoryPoint] | None) -> list[HistoryPoint] | None:
+    """The history, refused (ValueError) if it has no point with a value."""
     if history is not None and all(point["value"] is None for point in history):
         raise ValueError("history has no values")
     return history
@@ -141,7 +143,7 @@ History = Annotated[
         "stored observations are used.",
         json_schema_extra={"contains": _HAS_VALUE},
     ),
-    AfterValidator(_non_null_values),
+    AfterValidator(history_with_a_value),
 ]
 
 

@@ -123,6 +123,40 @@ def test_items_awaited_in_one_loop_pass_share_one_call() -> None:
     assert work.calls == 1
 
 
+async def _staggered(work: LoopCoalescer[int, int], count: int) -> list[int]:
+    """Item ``i`` awaited by a task that first lets ``i`` loop passes go by."""
+
+    async def after(passes: int) -> int:
+        for _ in range(passes):
+            await asyncio.sleep(0)
+        return await work(passes)
+
+    return list(await asyncio.gather(*(after(item) for item in range(count))))
+
+
+def test_items_arriving_over_consecutive_passes_share_one_call() -> None:
+    run = SlowDoubler(seconds=0.0)
+    work: LoopCoalescer[int, int] = LoopCoalescer(run)
+
+    assert asyncio.run(_staggered(work, 6)) == [0, 2, 4, 6, 8, 10]
+    assert run.calls == [6]
+
+
+def test_the_call_waits_for_no_more_once_max_batch_items_wait() -> None:
+    run = SlowDoubler(seconds=0.0)
+    work: LoopCoalescer[int, int] = LoopCoalescer(run, max_batch=3)
+
+    assert asyncio.run(_staggered(work, 10)) == [2 * item for item in range(10)]
+    assert sum(run.calls) == 10
+    assert len(run.calls) > 1
+    assert all(size <= 3 for size in run.calls), run.calls
+
+
+def test_max_batch_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="max_batch"):
+        LoopCoalescer(SlowDoubler(seconds=0.0), max_batch=0)
+
+
 def test_a_lone_awaiter_is_run_at_once_and_later_ones_get_calls_of_their_own() -> None:
     run = SlowDoubler(seconds=0.0)
     work: LoopCoalescer[int, int] = LoopCoalescer(run)

@@ -9,6 +9,8 @@ from unittest import mock
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hourcast.sent_history import HistoryError, _utc_epoch_seconds, history_arrays
 
@@ -29,21 +31,57 @@ def test_history_arrays_epoch_hours_and_values() -> None:
         ["2024-03-10T01:00:00+00:00", "2024-03-10T02:00:00-05:00"],  # an offset: the loop
         ["2024-02-29T23:00:00Z", "2024-02-30T00:00:00Z"],  # numpy refuses: the loop names it
         ["0000-01-01T00:00:00Z"],
+        # The suffix where a head should be: the stamps split into more pieces than stamps.
+        ["2024+00:00T01:00:00+00:00", "2024-03-10T02:00:00+00:00"],
+        ["2024Z+2024-03-10T01Z", "2024-03-10T02:00:00Z"],  # numpy would parse both pieces
+        ["Z2024-03-10T01:00:00", "2024-03-10T02:00:00Z"],  # as many pieces, one misplaced
+        ["Z024-03-10T01:00:00Z", "2024-03-10T02:00:00Z"],
+        ["2024-03-10T01:00:00ZZ", "2024-03-10T02:00:00Z"],
+        ["2024-03-10T01:00:00+00:000", "2024-03-10T02:00:00+00:00"],
+        ["2024-03-10T01:00:00+00:01", "2024-03-10T02:00:00+00:00"],
+        ["2024-03-10T01:00:00", "2024-03-10T02:00:00Z"],
     ],
 )
 def test_utc_stamps_parse_as_the_general_parser_parses_them(stamps: list[str]) -> None:
     """numpy's fast path for UTC stamps gives the loop's seconds, or the same refusal."""
-    now = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+    assert _hours_or_refusal(stamps) == _hours_or_refusal(stamps, general=True)
 
-    def hours_or_refusal() -> object:
+
+def _hours_or_refusal(stamps: list[str], *, general: bool = False) -> object:
+    now = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+    fast = None if general else _utc_epoch_seconds(stamps)
+    with mock.patch("hourcast.sent_history._utc_epoch_seconds", return_value=fast):
         try:
             return history_arrays(stamps, [1.0] * len(stamps), now=now)[0].tolist()
         except HistoryError as exc:
-            return (exc.index, exc.field)
+            return (exc.index, exc.field)  # the reason may differ: numpy refuses other ways
 
-    with mock.patch("hourcast.sent_history._utc_epoch_seconds", return_value=None):
-        expected = hours_or_refusal()
-    assert hours_or_refusal() == expected
+
+_HOURS = st.integers(min_value=0, max_value=24 * 365 * 70)
+
+
+@st.composite
+def _stamp_lists(draw: st.DrawFn) -> list[str]:
+    """UTC stamps of one shape, now and then one character changed, added or taken away."""
+    suffix = draw(st.sampled_from(["Z", "+00:00", ""]))
+    hours = draw(st.lists(_HOURS, min_size=1, max_size=6))
+    stamps = [
+        dt.datetime.fromtimestamp(hour * 3600, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S") + suffix
+        for hour in hours
+    ]
+    if draw(st.booleans()):
+        at = draw(st.integers(0, len(stamps) - 1))
+        place = draw(st.integers(0, len(stamps[at])))
+        char = draw(st.sampled_from(list("Z+0:-T 9")))
+        cut = draw(st.integers(0, 1))
+        stamps[at] = stamps[at][:place] + char * (1 - cut) + stamps[at][place + cut :]
+    return stamps
+
+
+@settings(max_examples=400, deadline=None)
+@given(stamps=_stamp_lists())
+def test_any_utc_stamps_parse_as_the_general_parser_parses_them(stamps: list[str]) -> None:
+    assert _hours_or_refusal(stamps) == _hours_or_refusal(stamps, general=True)
 
 
 @pytest.mark.parametrize("suffix", ["Z", "+00:00", ""])
@@ -63,6 +101,12 @@ def test_utc_stamps_of_one_shape_take_numpy_path(suffix: str) -> None:
         ["2024-01-01T00:00:00Z", "2024-01-01T01:00:00X"],
         ["2024-01-01T00:00Z"],
         [],
+        ["2024Z+2024-03-10T01Z", "2024-03-10T02:00:00Z"],  # numpy would parse both pieces
+        ["Z2024-03-10T01:00:00", "2024-03-10T02:00:00Z"],  # as many pieces, one misplaced
+        ["2024-03-10T01:00:00+00:01", "2024-03-10T02:00:00+00:00"],
+        # Suffixes where they belong once joined, but not in every stamp:
+        ["2024-03-10T01:00+00:00202", "4-03-10T02:00:00   +00:00"],
+        ["2024-03-10T01:00:00Z", "2024-03-10T02:00:00", "Z2024-03-10T03:00:00Z"],
     ],
 )
 def test_other_stamps_go_to_the_general_parser(stamps: list[str]) -> None:
