@@ -19,7 +19,7 @@ PYTEST_ARGS ?=
 # The browser tests (tests/browser/) drive this Chromium; Playwright never downloads a browser.
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: help setup chromium demo stop status test test-fast lint lint-workflows lint-infra format requirements benchmark clean
+.PHONY: help setup chromium wrk demo stop status test test-fast lint lint-workflows lint-infra format requirements benchmark benchmark-api clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -56,6 +56,17 @@ chromium: ## Install Debian's Chromium for the browser tests if it is missing
 	DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q --no-install-recommends chromium || { \
 	  echo "make: apt-get could not install chromium (needs root or sudo, and Debian's package registry)" >&2; exit 2; }; \
 	test -x "$(CHROMIUM)" || { echo "make: chromium is installed but $(CHROMIUM) is missing: run make test CHROMIUM=/path/to/chromium" >&2; exit 2; }
+
+# Debian's wrk, the load generator of scripts/benchmark_api.py (without it, aiohttp's).
+wrk: ## Install Debian's wrk for the API benchmark if it is missing
+	@if command -v wrk >/dev/null; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null; then \
+	  echo "make: wrk is missing and apt-get is not available: install wrk, or the benchmark uses aiohttp" >&2; exit 2; \
+	fi; \
+	sudo=""; if [ "$$(id -u)" != 0 ]; then sudo="sudo"; fi; \
+	$$sudo apt-get update -q || exit 2; \
+	DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q --no-install-recommends wrk || { \
+	  echo "make: apt-get could not install wrk (needs root or sudo, and Debian's package registry)" >&2; exit 2; }
 
 demo: setup ## Start the stack, load the data, train with Mage, print and plot a forecast
 	scripts/demo.sh
@@ -118,6 +129,9 @@ requirements: ## Re-export requirements/*.txt from Pipfile.lock
 
 benchmark: $(VENV)/.installed ## Accuracy benchmark against baselines and mlforecast
 	$(PY) scripts/benchmark_accuracy.py
+
+benchmark-api: $(VENV)/.installed wrk ## API speed against mlflow models serve, same model (a few minutes)
+	$(PY) scripts/benchmark_api.py --keep-model .hourcast/bench/traffic-600
 
 clean: stop ## Remove local state (databases, MLflow files, logs)
 	rm -rf .hourcast

@@ -10,9 +10,11 @@ version, on the same machine and cores:
   API has auth;
 - ``mlflow models serve -m models:/hourcast-traffic-volume@champion --env-manager local -w 2``.
 
-One asyncio aiohttp load generator (bodies encoded once) drives both, for ``--seconds`` per
-scenario after a warm-up, and prints requests/s, p50, p99, errors and its own CPU time per
-request for:
+One load generator drives both, for ``--seconds`` per scenario after a 2 s warm-up: wrk (one
+thread, as many connections as clients) when it is on PATH (``apt-get install wrk``), else an
+asyncio aiohttp client (``--load-generator``); bodies are encoded once. It shares the two cores
+with the servers, so the table shows the CPU it spent per request. It prints requests/s, p50,
+p99 and errors for:
 
 - a 24-hour forecast with 21 days (504 hours) of history in the request, at 1 client and at
   32 concurrent clients; the 32-client runs are made ``--rounds`` times, alternating between
@@ -30,9 +32,13 @@ request for:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
+import resource
 import secrets
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -59,27 +65,28 @@ class Outcome:
 
     server: str
     scenario: str
-    requests: int
+    requests: int  # answered 200
     errors: int
     seconds: float
-    latencies: list[float]
-    client_cpu: float = 0.0  # CPU seconds the load generator spent
+    p50_ms: float
+    p99_ms: float
+    client_cpu: float  # CPU seconds the load generator spent
 
     @property
     def rate(self) -> float:
         """Answered requests per second."""
         return self.requests / self.seconds
 
-    def quantile(self, q: float) -> float:
-        """The ``q`` quantile of the latencies, in milliseconds."""
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else 0.0
+
+def _quantile(latencies: list[float], q: float) -> float:
+    ordered = sorted(latencies)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else 0.0
 
 
 async def drive(
     url: str, body: bytes, headers: dict[str, str], *, clients: int, seconds: float
-) -> tuple[int, int, float, list[float]]:
-    """``clients`` concurrent loops posting ``body`` for ``seconds``; (ok, errors, s, latencies).
+) -> tuple[int, int, float, float, float]:
+    """``clients`` concurrent loops posting ``body`` for ``seconds``; (ok, errors, s, p50, p99).
 
     aiohttp rather than httpx: the load generator shares the two cores with the servers, and
     httpx spent 7.7 ms of CPU per request at 32 clients here (2.8 ms at one), so that it held
@@ -111,20 +118,88 @@ async def drive(
         began = time.perf_counter()
         await asyncio.gather(*(loop() for _ in range(clients)))
         elapsed = time.perf_counter() - began
-    return len(latencies), errors, elapsed, latencies
+    p50, p99 = _quantile(latencies, 0.5), _quantile(latencies, 0.99)
+    return len(latencies), errors, elapsed, p50, p99
+
+
+# wrk's script: POST the body file with the headers; print the figures in one line at the end.
+_WRK_SCRIPT = """
+wrk.method = "POST"
+local file = assert(io.open({body_path}, "rb"))
+wrk.body = file:read("*a")
+file:close()
+{headers}
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("WRK %d %d %d %d %d %d\\n", summary.requests, summary.duration,
+    e.status, e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+def drive_wrk(
+    url: str, body: bytes, headers: dict[str, str], *, clients: int, seconds: float
+) -> tuple[int, int, float, float, float]:
+    """:func:`drive` by wrk (one thread, ``clients`` connections); (ok, errors, s, p50, p99).
+
+    wrk is C and spends a few microseconds of CPU per request where aiohttp spends 170 to 330
+    here, CPU that the servers on the same two cores then have (see ``client CPU``).
+    """
+    with tempfile.TemporaryDirectory(prefix="hourcast-wrk-") as folder:
+        body_path = Path(folder) / "body.json"
+        body_path.write_bytes(body)
+        lines = [
+            f"wrk.headers[{_lua(name)}] = {_lua(value)}"
+            for name, value in {**headers, "Content-Type": "application/json"}.items()
+        ]
+        script = Path(folder) / "post.lua"
+        script.write_text(
+            _WRK_SCRIPT.format(body_path=_lua(str(body_path)), headers="\n".join(lines))
+        )
+        command = ["wrk", "-t1", f"-c{clients}", f"-d{seconds:g}s", "--timeout", "60s"]
+        done = subprocess.run(
+            [*command, "-s", str(script), url], capture_output=True, text=True, check=True
+        )
+    figures = next(line for line in done.stdout.splitlines() if line.startswith("WRK "))
+    answered, micros, status_errors, socket_errors, p50, p99 = map(int, figures.split()[1:])
+    ok = answered - status_errors
+    return ok, status_errors + socket_errors, micros / 1e6, p50 / 1000, p99 / 1000
+
+
+def _lua(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def measure(
-    server: str, url: str, body: bytes, headers: dict[str, str], *, clients: int, seconds: float
+    server: str,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    clients: int,
+    seconds: float,
+    generator: str,
 ) -> Outcome:
-    """:func:`drive` after a 2 s warm-up, with the load generator's own CPU time."""
-    asyncio.run(drive(url, body, headers, clients=clients, seconds=2))
-    cpu = time.process_time()
-    ok, errors, elapsed, latencies = asyncio.run(
-        drive(url, body, headers, clients=clients, seconds=seconds)
-    )
+    """One scenario after a 2 s warm-up, with the load generator's own CPU time."""
+
+    def run(seconds: float) -> tuple[int, int, float, float, float]:
+        if generator == "wrk":
+            return drive_wrk(url, body, headers, clients=clients, seconds=seconds)
+        return asyncio.run(drive(url, body, headers, clients=clients, seconds=seconds))
+
+    run(2)
+    before = _cpu_seconds()
+    ok, errors, elapsed, p50, p99 = run(seconds)
     scenario = f"24 h, 504 h history, {clients} client(s)"
-    return Outcome(server, scenario, ok, errors, elapsed, latencies, time.process_time() - cpu)
+    return Outcome(server, scenario, ok, errors, elapsed, p50, p99, _cpu_seconds() - before)
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (wrk)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def _traffic() -> pd.DataFrame:
@@ -216,12 +291,19 @@ def main(
     rounds: int = typer.Option(
         3, min=1, help="32-client runs of each server, alternating; the median is reported."
     ),
+    load_generator: str = typer.Option(
+        "auto", help="wrk, aiohttp, or auto: wrk if it is on PATH (apt-get install wrk)."
+    ),
     skip_mlflow: bool = typer.Option(False, help="Do not start mlflow models serve."),
     keep_model: str = typer.Option(
         "", help="Folder to keep the fitted forecaster in and reuse on the next run."
     ),
 ) -> None:
     """Start both servers for one registered model, load them, print the figures."""
+    if load_generator == "auto":
+        load_generator = "wrk" if shutil.which("wrk") else "aiohttp"
+    if load_generator not in ("wrk", "aiohttp"):
+        raise typer.BadParameter("wrk, aiohttp or auto", param_hint="--load-generator")
     from hourcast.storage.db import create_db_engine, upgrade
     from hourcast_dev import local_stack
 
@@ -318,8 +400,16 @@ def main(
                 if answer.status_code != 200:
                     raise SystemExit(f"{name} answered {answer.status_code}: {answer.text[:500]}")
             outcomes = [
-                measure(name, url, bodies[name], headers, clients=1, seconds=seconds)
-                for name, url, headers in servers
+                measure(
+                    name,
+                    url,
+                    bodies[name],
+                    server_headers,
+                    clients=1,
+                    seconds=seconds,
+                    generator=load_generator,
+                )
+                for name, url, server_headers in servers
             ]
             # The 32-client runs alternate between the servers, so that a slow spell of the
             # machine falls on both.
@@ -327,7 +417,13 @@ def main(
                 for name, url, server_headers in servers:
                     outcomes.append(
                         measure(
-                            name, url, bodies[name], server_headers, clients=32, seconds=seconds
+                            name,
+                            url,
+                            bodies[name],
+                            server_headers,
+                            clients=32,
+                            seconds=seconds,
+                            generator=load_generator,
                         )
                     )
 
@@ -362,7 +458,9 @@ def main(
             for name in ("serve", "api", "mlflow"):
                 local_stack.stop(run_dir, name)
 
-    table = Table(title=f"{MODEL} v{version}, loopback, {os.cpu_count()} cores")
+    table = Table(
+        title=f"{MODEL} v{version}, loopback, {os.cpu_count()} cores, load by {load_generator}"
+    )
     for column in ("server", "scenario", "requests/s", "p50 ms", "p99 ms", "errors", "client CPU"):
         table.add_column(column, justify="right" if column != "server" else "left")
     for outcome in _medians(outcomes):
@@ -370,8 +468,8 @@ def main(
             outcome.server,
             outcome.scenario,
             f"{outcome.rate:,.1f}",
-            f"{outcome.quantile(0.5):.1f}",
-            f"{outcome.quantile(0.99):.1f}",
+            f"{outcome.p50_ms:.1f}",
+            f"{outcome.p99_ms:.1f}",
             str(outcome.errors),
             f"{outcome.client_cpu / max(outcome.requests, 1) * 1e6:.0f} us/req",
         )
@@ -422,17 +520,7 @@ def _medians(outcomes: list[Outcome]) -> list[Outcome]:
     for group in grouped.values():
         middle = sorted(group, key=lambda o: o.rate)[(len(group) - 1) // 2]
         errors = sum(o.errors for o in group)
-        chosen.append(
-            Outcome(
-                middle.server,
-                middle.scenario,
-                middle.requests,
-                errors,
-                middle.seconds,
-                middle.latencies,
-                middle.client_cpu,
-            )
-        )
+        chosen.append(dataclasses.replace(middle, errors=errors))
     return chosen
 
 

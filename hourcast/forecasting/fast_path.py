@@ -293,6 +293,8 @@ class DirectPredictor:
                     forecasts[i].append(forecast)
                     levels_out[i].append(levels[rows])
                     hours_out[i].append(local[rows])
+                    if inputs[i].horizon <= done + block:
+                        continue  # its last block: no history to carry on
                     first, values = histories[i]
                     joined = np.r_[values, forecast]
                     kept = joined[-lookback:]
