@@ -44,8 +44,9 @@ def _utc_epoch_seconds(stamps: Sequence[str]) -> FloatArray | None:
     """:func:`_epoch_seconds` of UTC stamps with seconds, by numpy's parser; None otherwise.
 
     About 3.8 times faster than the general loop (45 against 172 us for 504 hours, measured
-    2026-12-07), which counts in every request. None when the stamps do not all have one of these shapes or numpy
-    refuses one: the general parser then decides, and names the bad point.
+    2026-12-07), which counts in every request. None when the stamps do not all have one of
+    these shapes or numpy refuses one: the general parser then decides, and names the bad
+    point.
     """
     length = len(stamps[0]) if stamps else 0
     suffix = _UTC_SUFFIXES.get(length)

@@ -206,6 +206,14 @@ def test_the_one_pass_checks_the_bounds_the_published_schema_states() -> None:
     assert _bounds(mirrored, mirrored) == _bounds(published, published)
 
 
+def test_the_validators_in_code_are_those_the_one_pass_repeats() -> None:
+    """A validator added to the model must be repeated in decode_forecast_request too."""
+    decorators = ForecastRequest.__pydantic_decorators__
+    assert set(decorators.field_validators) == {"_unique_levels"}
+    assert not decorators.model_validators
+    assert not decorators.root_validators
+
+
 def test_a_bound_the_one_pass_cannot_check_stops_its_import() -> None:
     even = FieldInfo.from_annotation(Annotated[int, Field(multiple_of=2)])  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="cannot check"):
