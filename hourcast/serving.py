@@ -316,6 +316,7 @@ def forecast_jobs(
     jobs: Sequence[ForecastJob],
     *,
     model_label: str,
+    merge: bool = True,
 ) -> list[SeriesForecast]:
     """Forecast every job with one model; the numbers of :func:`forecast_series`.
 
@@ -328,6 +329,7 @@ def forecast_jobs(
         predictor: Its fast path, or None.
         jobs: The series to forecast.
         model_label: How notes name the model, e.g. ``hourcast-pm25 v3``.
+        merge: Merge with other threads' calls of the predictor (``DirectPredictor.predict``).
     """
     if predictor is None:
         return [_slow_forecast(forecaster, job, model_label) for job in jobs]
@@ -337,7 +339,7 @@ def forecast_jobs(
         first, values = recent_observed(job.hours, job.values, lookback)
         inputs.append(SeriesInput(first, values, job.horizon, job.series_id))
     out = []
-    for job, forecast in zip(jobs, predictor.predict(inputs), strict=True):
+    for job, forecast in zip(jobs, predictor.predict(inputs, merge=merge), strict=True):
         out.append(
             SeriesForecast(
                 first_hour=forecast.first_hour,

@@ -22,6 +22,8 @@ p99 and errors for:
   ratio of the medians follow it);
 - a batch of 1,000 series x 24 hours, each with 14 days of history in the request (the API
   only: ``mlflow models serve`` takes one series per request), ``--batches`` times in a row;
+- the API's single forecasts at 1 client while two other clients send such batches back to
+  back;
 - the API's resident memory (every worker process) after the runs.
 
     .venv/bin/python scripts/benchmark_api.py
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import math
 import os
 import resource
 import secrets
@@ -41,6 +44,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -193,6 +197,49 @@ def measure(
     ok, errors, elapsed, p50, p99 = run(seconds)
     scenario = f"24 h, 504 h history, {clients} client(s)"
     return Outcome(server, scenario, ok, errors, elapsed, p50, p99, _cpu_seconds() - before)
+
+
+def _beside_batches(
+    api_url: str,
+    body: bytes,
+    headers: dict[str, str],
+    batch_body: bytes,
+    *,
+    seconds: float,
+    generator: str,
+) -> Outcome:
+    """One client's forecasts while two other clients send batches back to back."""
+    stop = threading.Event()
+
+    def send_batches() -> None:
+        with httpx.Client(timeout=300) as client:
+            while not stop.is_set():
+                client.post(
+                    f"{api_url}/v1/forecast/batch",
+                    content=batch_body,
+                    headers={**headers, "content-type": "application/json"},
+                )
+
+    senders = [threading.Thread(target=send_batches) for _ in range(2)]
+    for sender in senders:
+        sender.start()
+    try:
+        outcome = measure(
+            "hourcast API",
+            f"{api_url}/v1/forecast",
+            body,
+            headers,
+            clients=1,
+            seconds=seconds,
+            generator=generator,
+        )
+    finally:
+        stop.set()
+        for sender in senders:
+            sender.join()
+    # The batch senders run in this process: the load generator's CPU is not told apart here.
+    scenario = f"{outcome.scenario}, 2 clients sending batches"
+    return dataclasses.replace(outcome, scenario=scenario, client_cpu=math.nan)
 
 
 def _cpu_seconds() -> float:
@@ -452,6 +499,16 @@ def main(
                     if answer.status_code != 200 or any(r["status"] != 200 for r in results):
                         batch_errors += 1
                     batch_times.append(elapsed)
+            outcomes.append(
+                _beside_batches(
+                    api_url,
+                    bodies["hourcast API"],
+                    headers,
+                    batch_body,
+                    seconds=seconds,
+                    generator=load_generator,
+                )
+            )
             api_pid = local_stack.running(run_dir)["api"]
             memory, processes = resident_mib(api_pid)
         finally:
@@ -471,7 +528,9 @@ def main(
             f"{outcome.p50_ms:.1f}",
             f"{outcome.p99_ms:.1f}",
             str(outcome.errors),
-            f"{outcome.client_cpu / max(outcome.requests, 1) * 1e6:.0f} us/req",
+            ""
+            if math.isnan(outcome.client_cpu)
+            else f"{outcome.client_cpu / max(outcome.requests, 1) * 1e6:.0f} us/req",
         )
     table.add_row(
         "hourcast API",

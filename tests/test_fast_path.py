@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from hourcast.forecasting.coalesce import Coalescer
 from hourcast.forecasting.fast_path import (
     DirectPredictor,
+    PointForecast,
     SeriesInput,
     epoch_hours_index,
     recent_observed,
@@ -134,3 +139,35 @@ def test_recursive_and_covariate_models_have_no_fast_path() -> None:
     assert not DirectPredictor.supports(recursive)
     with pytest.raises(ValueError, match="fast path"):
         DirectPredictor(recursive)
+
+
+def test_an_unmerged_call_does_not_wait_for_a_merged_call_running_in_another_thread(
+    global_model: Forecaster,
+) -> None:
+    """The event loop's path (merge=False) is answered while a batch holds the coalescer."""
+    predictor = DirectPredictor(global_model)
+    history = _history(5, hours=300)
+    first, values = recent_observed(
+        _epoch_hours(pd.DatetimeIndex(history.index)), history.to_numpy(), 10_000
+    )
+    inputs = [SeriesInput(first, values, 24, "a")]
+    release, entered = threading.Event(), threading.Event()
+    compute = predictor._predict
+
+    def held(items: Sequence[SeriesInput]) -> list[PointForecast]:
+        entered.set()
+        release.wait(30)
+        return compute(items)
+
+    predictor._coalesced = Coalescer(held)
+    batch = threading.Thread(target=predictor.predict, args=(inputs,))
+    batch.start()
+    try:
+        assert entered.wait(10)
+        [alone] = predictor.predict(inputs, merge=False)
+        assert batch.is_alive()  # the merged call still holds the coalescer
+        [reference] = compute(inputs)
+        np.testing.assert_array_equal(alone.values, reference.values)
+    finally:
+        release.set()
+        batch.join(30)

@@ -242,15 +242,18 @@ class DirectPredictor:
                 rows[p], hours[p] = shared_rows[at : at + block], shared_hours[at : at + block]
         return np.vstack(rows), np.concatenate(hours)
 
-    def predict(self, inputs: Sequence[SeriesInput]) -> list[PointForecast]:
+    def predict(self, inputs: Sequence[SeriesInput], *, merge: bool = True) -> list[PointForecast]:
         """Point forecasts of every input, block by block (one booster call per block).
 
         Forecasts longer than ``config.horizon`` feed each block back as history, as
         ``Forecaster.predict`` does. Calls from other threads that arrive meanwhile are
         computed together (:class:`~hourcast.forecasting.coalesce.Coalescer`); the numbers
-        are the same.
+        are the same. ``merge=False`` computes at once on the calling thread, beside any
+        call running (``inplace_predict`` is thread-safe since XGBoost 1.4 and the rest
+        shares no mutable state): for an event loop, which merges its own requests and must
+        not wait for a batch that another thread is computing.
         """
-        return self._coalesced(inputs)
+        return self._coalesced(inputs) if merge else self._predict(inputs)
 
     def _predict(self, inputs: Sequence[SeriesInput]) -> list[PointForecast]:
         block, lookback = self.config.horizon, self.config.lookback

@@ -7,7 +7,7 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Request, status
@@ -182,10 +182,11 @@ def _log(asked: _Asked, result: SeriesForecast) -> None:
     )
 
 
-def forecast_asked(asked: Sequence[_Asked]) -> list[dict[str, Any]]:
+def forecast_asked(asked: Sequence[_Asked], *, merge: bool = True) -> list[dict[str, Any]]:
     """Forecast every planned series: one call into each model for all of its series.
 
-    Each forecast is also logged (``app.state.prediction_log``).
+    Each forecast is also logged (``app.state.prediction_log``). ``merge``: see
+    :func:`~hourcast.serving.forecast_jobs`.
     """
     by_model: dict[int, list[int]] = defaultdict(list)
     for position, item in enumerate(asked):
@@ -194,7 +195,9 @@ def forecast_asked(asked: Sequence[_Asked]) -> list[dict[str, Any]]:
     for positions in by_model.values():
         model = asked[positions[0]].planned.model
         jobs = [asked[p].planned.job for p in positions]
-        results = forecast_jobs(model.forecaster, model.predictor, jobs, model_label=model.label)
+        results = forecast_jobs(
+            model.forecaster, model.predictor, jobs, model_label=model.label, merge=merge
+        )
         for position, result in zip(positions, results, strict=True):
             bodies[position] = _body(asked[position].planned, result)
             _log(asked[position], result)
@@ -204,10 +207,11 @@ def forecast_asked(asked: Sequence[_Asked]) -> list[dict[str, Any]]:
 def forecast_coalescer() -> LoopCoalescer[_Asked, dict[str, Any]]:
     """What ``POST /forecast`` awaits (``app.state.forecasts``).
 
-    The requests a worker's event loop reads in one pass are forecast together, on the loop,
-    without a thread hand-off.
+    The requests that reach a worker's event loop over consecutive passes are forecast
+    together, on the loop, without a thread hand-off, and without waiting for a batch that
+    the thread pool is computing with the same model.
     """
-    return LoopCoalescer(forecast_asked)
+    return LoopCoalescer(partial(forecast_asked, merge=False))
 
 
 @router.post(
