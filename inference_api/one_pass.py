@@ -1,12 +1,15 @@
-"""A forecast request body read and checked in one pass by msgspec; pydantic decides the rest.
+"""Forecast request bodies read and checked in one pass by msgspec; pydantic decides the rest.
 
 FastAPI parses a JSON body into Python objects, then validates them with pydantic: for the
 504-hour history of a typical ``POST /v1/forecast`` that took 200 us (orjson 58, pydantic 142),
 more than anything else in the request but XGBoost. msgspec reads and checks the same body in
-52 us, straight into typed objects (measured 2026-12-07, one core).
+52 us, straight into typed objects (measured 2026-12-07, one core). A batch of 1,000 series
+with 336 hours each (14.5 MiB) took 300 ms (orjson 123, pydantic 176), on the event loop
+before the route's thread; msgspec 55 ms, and 63 more to build the model's history dicts.
 
 msgspec checks what the published schema states, with the same bounds: the structs below are
-built from :class:`~inference_api.schemas.ForecastRequest`'s own constraints, and
+built from the constraints of :class:`~inference_api.schemas.ForecastRequest` and
+:class:`~inference_api.schemas.BatchRequest`, and
 ``tests/test_one_pass.py`` checks that both accept the same bodies with the same values. It
 is the stricter of the two: a body it refuses (invalid, or valid only in pydantic's lax mode,
 like ``"horizon": "24"``) goes the usual way, through orjson and pydantic, so every error and
@@ -23,9 +26,14 @@ import msgspec
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from inference_api.schemas import ForecastRequest, HistoryPoint, history_with_a_value
+from inference_api.schemas import (
+    BatchRequest,
+    ForecastRequest,
+    HistoryPoint,
+    history_with_a_value,
+)
 
-__all__ = ["decode_forecast_request", "one_pass_decoder"]
+__all__ = ["decode_batch_request", "decode_forecast_request", "one_pass_decoder"]
 
 # pydantic's bounds (``Field(ge=..., max_length=...)``) and their msgspec.Meta keyword.
 _BOUNDS: dict[type, str] = {
@@ -99,20 +107,49 @@ class _Request(msgspec.Struct, forbid_unknown_fields=True):
     ) = msgspec.UNSET
 
 
+class _Batch(msgspec.Struct, forbid_unknown_fields=True):
+    series: Annotated[list[_Request], _meta(_field(BatchRequest, "series"))]
+
+
 _DECODER = msgspec.json.Decoder(_Request)
+_BATCH_DECODER = msgspec.json.Decoder(_Batch)
 
 
 def decode_forecast_request(body: bytes) -> ForecastRequest | None:
-    """The request, if msgspec reads ``body`` as a valid one; None leaves it to pydantic.
+    """The request, if msgspec reads ``body`` as a valid one; None leaves it to pydantic."""
+    try:
+        request = _DECODER.decode(body)
+    except msgspec.DecodeError:  # a ValidationError too: pydantic will name the field
+        return None
+    return _model(request)
+
+
+def decode_batch_request(body: bytes) -> BatchRequest | None:
+    """The batch, if msgspec reads ``body`` as a valid one; None leaves it to pydantic.
+
+    A batch that breaks the schema is refused whole, as pydantic refuses it: one series that
+    msgspec does not take sends the whole body to pydantic.
+    """
+    try:
+        batch = _BATCH_DECODER.decode(body)
+    except msgspec.DecodeError:
+        return None
+    series = []
+    for request in batch.series:
+        model = _model(request)
+        if model is None:
+            return None
+        series.append(model)
+    return BatchRequest.model_construct(series=series)
+
+
+def _model(request: _Request) -> ForecastRequest | None:
+    """The pydantic model of a decoded request, or None where pydantic's code would refuse it.
 
     The model is built without validating it again (``model_construct``): msgspec checked the
     types and bounds, and the checks pydantic runs in code (levels unique, a value in the
     history) are made here.
     """
-    try:
-        request = _DECODER.decode(body)
-    except msgspec.DecodeError:  # a ValidationError too: pydantic will name the field
-        return None
     fields: dict[str, Any] = {"series_id": request.series_id}
     if request.horizon is not msgspec.UNSET:
         fields["horizon"] = request.horizon
@@ -130,6 +167,12 @@ def decode_forecast_request(body: bytes) -> ForecastRequest | None:
     return ForecastRequest.model_construct(**fields)
 
 
+_DECODERS: dict[type[BaseModel], Callable[[bytes], BaseModel | None]] = {
+    ForecastRequest: decode_forecast_request,
+    BatchRequest: decode_batch_request,
+}
+
+
 def one_pass_decoder(model: object) -> Callable[[bytes], BaseModel | None] | None:
     """The one-pass decoder of a route's body model, if it has one."""
-    return decode_forecast_request if model is ForecastRequest else None
+    return _DECODERS.get(model) if isinstance(model, type) else None

@@ -11,14 +11,15 @@ import pytest
 from fastapi.routing import APIRoute
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from pydantic import Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from pydantic.fields import FieldInfo
 
 from inference_api import one_pass
 from inference_api.main import create_app
-from inference_api.schemas import MAX_HISTORY_POINTS, ForecastRequest
+from inference_api.schemas import MAX_BATCH, MAX_HISTORY_POINTS, BatchRequest, ForecastRequest
 
 _PYDANTIC = TypeAdapter(ForecastRequest)
+_PYDANTIC_BATCH = TypeAdapter(BatchRequest)
 _BOUND_KEYWORDS = (
     "minLength",
     "maxLength",
@@ -50,6 +51,20 @@ def _assert_agrees(body: bytes) -> bool:
     assert usual is not None, f"one pass took a body pydantic refuses: {body[:300]!r}"
     assert fast.model_dump() == usual.model_dump()
     assert fast.model_fields_set == usual.model_fields_set
+    return True
+
+
+def _assert_batch_agrees(body: bytes) -> bool:
+    """As :func:`_assert_agrees`, for a batch body."""
+    fast = one_pass.decode_batch_request(body)
+    if fast is None:
+        return False
+    try:
+        usual = _PYDANTIC_BATCH.validate_python(orjson.loads(body))
+    except ValidationError as exc:
+        raise AssertionError(f"one pass took a batch pydantic refuses: {exc}") from None
+    assert fast.model_dump() == usual.model_dump()
+    assert [s.model_fields_set for s in fast.series] == [s.model_fields_set for s in usual.series]
     return True
 
 
@@ -179,6 +194,51 @@ def test_any_body_the_one_pass_takes_pydantic_takes_with_the_same_values(body: b
     event("taken in one pass" if _assert_agrees(body) else "left to pydantic")
 
 
+_VALID_SERIES = st.fixed_dictionaries(
+    {"series_id": _VALID["series_id"]},
+    optional={
+        "horizon": _VALID["horizon"],
+        "levels": st.lists(st.integers(min_value=1, max_value=99), max_size=10, unique=True),
+        "history": st.lists(
+            st.fixed_dictionaries({"ts": st.text(max_size=40), "value": st.floats(-1e9, 1e9)}),
+            min_size=1,
+            max_size=4,
+        ),
+    },
+)
+
+
+@st.composite
+def _batches(draw: st.DrawFn) -> bytes:
+    """Series that are mostly valid and one of :func:`_bodies`; now and then an odd batch."""
+    series = draw(st.lists(_VALID_SERIES, max_size=3))
+    series.insert(draw(st.integers(0, len(series))), json.loads(draw(_bodies())))
+    batch: dict[str, Any] = {"series": series}
+    odd = draw(st.integers(0, 9))
+    if odd == 0:
+        batch["series"] = []
+    elif odd == 1:
+        batch["colour"] = "red"
+    elif odd == 2:
+        batch["series"] = series[0]
+    return json.dumps(batch).encode()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=_batches())
+def test_any_batch_the_one_pass_takes_pydantic_takes_with_the_same_values(body: bytes) -> None:
+    event("taken in one pass" if _assert_batch_agrees(body) else "left to pydantic")
+
+
+def test_a_batch_is_taken_whole_or_left_whole() -> None:
+    good = json.loads(_body(horizon=6))
+    assert _assert_batch_agrees(json.dumps({"series": [good] * MAX_BATCH}).encode())
+    for bad in (json.loads(_body(horizon="6")), json.loads(_body(levels=[80, 80]))):
+        assert one_pass.decode_batch_request(json.dumps({"series": [good, bad]}).encode()) is None
+    too_many = json.dumps({"series": [good] * (MAX_BATCH + 1)}).encode()
+    assert one_pass.decode_batch_request(too_many) is None
+
+
 def _bounds(schema: dict[str, Any], root: dict[str, Any]) -> Any:
     """The bound keywords of a JSON Schema, with references and nullable unions resolved."""
     if "$ref" in schema:
@@ -200,18 +260,28 @@ def _bounds(schema: dict[str, Any], root: dict[str, Any]) -> Any:
     return found
 
 
-def test_the_one_pass_checks_the_bounds_the_published_schema_states() -> None:
-    published = ForecastRequest.model_json_schema()
-    mirrored = msgspec.json.schema(one_pass._Request)
+@pytest.mark.parametrize(
+    ("model", "struct"),
+    [(ForecastRequest, one_pass._Request), (BatchRequest, one_pass._Batch)],
+)
+def test_the_one_pass_checks_the_bounds_the_published_schema_states(
+    model: type[BaseModel], struct: type[msgspec.Struct]
+) -> None:
+    published = model.model_json_schema()
+    mirrored = msgspec.json.schema(struct)
     assert _bounds(mirrored, mirrored) == _bounds(published, published)
 
 
 def test_the_validators_in_code_are_those_the_one_pass_repeats() -> None:
-    """A validator added to the model must be repeated in decode_forecast_request too."""
+    """A validator added to a model must be repeated in the one pass too."""
     decorators = ForecastRequest.__pydantic_decorators__
     assert set(decorators.field_validators) == {"_unique_levels"}
     assert not decorators.model_validators
     assert not decorators.root_validators
+    batch = BatchRequest.__pydantic_decorators__
+    assert not batch.field_validators
+    assert not batch.model_validators
+    assert not batch.root_validators
 
 
 def test_a_bound_the_one_pass_cannot_check_stops_its_import() -> None:
@@ -220,7 +290,7 @@ def test_a_bound_the_one_pass_cannot_check_stops_its_import() -> None:
         one_pass._meta(even)
 
 
-def test_only_the_forecast_route_reads_its_body_in_one_pass() -> None:
+def test_only_the_forecast_routes_read_their_bodies_in_one_pass() -> None:
     routes = [route for route in create_app().routes if isinstance(route, APIRoute)]
     readers = {
         route.path: one_pass.one_pass_decoder(getattr(route.body_field, "type_", None))
@@ -228,5 +298,6 @@ def test_only_the_forecast_route_reads_its_body_in_one_pass() -> None:
         if route.body_field is not None
     }
     assert readers.pop("/v1/forecast") is one_pass.decode_forecast_request
-    assert readers  # the batch, the token form, the retrain request
+    assert readers.pop("/v1/forecast/batch") is one_pass.decode_batch_request
+    assert readers  # the token form, the retrain request
     assert set(readers.values()) == {None}
