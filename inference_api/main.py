@@ -158,7 +158,17 @@ def create_app(
     return app
 
 
-app = create_app()
+app: FastAPI  # ``uvicorn inference_api.main:app``: built by __getattr__ on first use
+
+
+def __getattr__(name: str) -> FastAPI:
+    # ``app`` is built on first use (``uvicorn inference_api.main:app``): a worker of ``python
+    # -m inference_api`` imports this module for ``served_app`` and needs no second app.
+    if name == "app":
+        built = create_app()
+        globals()["app"] = built
+        return built
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def served_app() -> FastAPI:

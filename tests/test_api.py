@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -353,6 +355,28 @@ def test_only_a_served_app_freezes_its_start_up_heap(
     finally:
         gc.unfreeze()  # the test process keeps collecting what its other tests leave
     assert (frozen > 0) is freeze_heap, frozen
+
+
+def test_the_module_app_is_built_on_first_use_only(tmp_path: Path) -> None:
+    """A ``python -m inference_api`` worker imports the module for served_app: no second app."""
+    script = (
+        "import inference_api.main as main\n"
+        "assert 'app' not in vars(main), 'built at import'\n"
+        "app = main.app\n"
+        "assert vars(main)['app'] is app is main.app\n"
+        "print(type(app).__name__)\n"
+    )
+    env = {**os.environ, "HOURCAST_HOME": str(tmp_path), "HOURCAST_API_MODELS": "traffic"}
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "FastAPI"
 
 
 def test_openapi_documents_the_routes(api: str) -> None:
