@@ -208,6 +208,26 @@ class MageServer:
     metadata_url: str  # Mage's own database
     store_url: str  # the observation store its pipelines write to
     trigger_token: str  # of every API trigger, written into triggers.yaml as in production
+    log: Path  # its mage.log, for a test's failure message
+
+    def runs_report(self) -> str:
+        """Mage's pipeline runs and their block runs, and the end of its log: why a run waits."""
+        engine = sa.create_engine(self.metadata_url)
+        try:
+            with engine.connect() as connection:
+                runs = connection.execute(
+                    sa.text(
+                        "SELECT r.id, r.pipeline_uuid, r.status, r.created_at, "
+                        "string_agg(b.block_uuid || ':' || b.status, ', ') "
+                        "FROM pipeline_run r LEFT JOIN block_run b ON b.pipeline_run_id = r.id "
+                        "GROUP BY r.id ORDER BY r.id"
+                    )
+                ).all()
+        finally:
+            engine.dispose()
+        lines = [" | ".join(str(part) for part in run) for run in runs]
+        tail = self.log.read_text(errors="replace")[-4000:] if self.log.exists() else "(no log)"
+        return "\n".join(["pipeline runs:", *lines, f"--- {self.log} ---", tail])
 
 
 def scalar(url: str, query: str, **params: object) -> object:
@@ -263,7 +283,9 @@ def mage_server(
     run_dir = home / "run"  # its own PID file and mage.log: the browser tests start another Mage
     local_stack.start(replace(service, command=command, cwd=project.parent), run_dir)
     try:
-        yield MageServer(f"http://127.0.0.1:{port}", metadata_url, store_url, token)
+        yield MageServer(
+            f"http://127.0.0.1:{port}", metadata_url, store_url, token, run_dir / "mage.log"
+        )
     finally:
         local_stack.stop(run_dir, "mage")
         postgres.drop(metadata_url)

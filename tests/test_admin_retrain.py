@@ -108,11 +108,14 @@ def test_retrain_starts_a_real_mage_run_and_returns_its_id(
         WHERE pipeline_run_id = :i AND block_uuid = 'migrate_store'
           AND lower(status::text) = 'completed'
     """
-    wait_for(
-        lambda: scalar(mage_server.metadata_url, first_block, i=started["run_id"]),
-        "the run's first block",
-        timeout=180,
-    )
+    try:
+        wait_for(
+            lambda: scalar(mage_server.metadata_url, first_block, i=started["run_id"]),
+            "the run's first block",
+            timeout=180,
+        )
+    except AssertionError as exc:  # once seen on a loaded clean run: say what Mage was doing
+        raise AssertionError(f"{exc}\n{mage_server.runs_report()}") from None
 
 
 def test_a_wrong_trigger_token_is_a_502_without_mage_internals(
