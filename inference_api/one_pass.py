@@ -30,6 +30,7 @@ from inference_api.schemas import (
     BatchRequest,
     ForecastRequest,
     HistoryPoint,
+    Level,
     history_with_a_value,
 )
 
@@ -69,19 +70,15 @@ def _meta(field: FieldInfo) -> msgspec.Meta:
 def _field(model: type[BaseModel] | Any, name: str) -> FieldInfo:
     if isinstance(model, type) and issubclass(model, BaseModel):
         return model.model_fields[name]
-    hint = get_type_hints(model, include_extras=True)[name]  # a TypedDict's Annotated[.., Field]
+    return _annotated(get_type_hints(model, include_extras=True)[name])  # a TypedDict field
+
+
+def _annotated(hint: Any) -> FieldInfo:
+    """The ``Field(...)`` of an ``Annotated[type, Field(...)]``."""
     return next(item for item in hint.__metadata__ if isinstance(item, FieldInfo))
 
 
-def _level_meta() -> msgspec.Meta:
-    # levels: list[Annotated[int, Field(gt=0, lt=100)]] | None
-    (item,) = [
-        arg
-        for arg in ForecastRequest.model_fields["levels"].annotation.__args__  # type: ignore[union-attr]
-        if arg is not type(None)
-    ]
-    (level,) = item.__args__
-    return _meta(next(m for m in level.__metadata__ if isinstance(m, FieldInfo)))
+_Level = Annotated[int, _meta(_annotated(Level))]
 
 
 class _Point(msgspec.Struct, forbid_unknown_fields=True):
@@ -96,9 +93,7 @@ class _Request(msgspec.Struct, forbid_unknown_fields=True):
         msgspec.UNSET
     )
     levels: (
-        Annotated[list[Annotated[int, _level_meta()]], _meta(_field(ForecastRequest, "levels"))]
-        | msgspec.UnsetType
-        | None
+        Annotated[list[_Level], _meta(_field(ForecastRequest, "levels"))] | msgspec.UnsetType | None
     ) = msgspec.UNSET
     history: (
         Annotated[list[_Point], _meta(_field(ForecastRequest, "history"))]

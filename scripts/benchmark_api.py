@@ -147,8 +147,8 @@ def drive_wrk(
 ) -> tuple[int, int, float, float, float]:
     """:func:`drive` by wrk (one thread, ``clients`` connections); (ok, errors, s, p50, p99).
 
-    wrk is C and spends a few microseconds of CPU per request where aiohttp spends 170 to 330
-    here, CPU that the servers on the same two cores then have (see ``client CPU``).
+    wrk is C and spends 25 to 75 microseconds of CPU per request where aiohttp spends 160
+    to 420 here, CPU that the servers on the same two cores then have (see ``client CPU``).
     """
     with tempfile.TemporaryDirectory(prefix="hourcast-wrk-") as folder:
         body_path = Path(folder) / "body.json"
